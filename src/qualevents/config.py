@@ -1,0 +1,75 @@
+"""Settings: environment (``QUALEVENTS_*``) > ``.env`` file > defaults. Imports only ``errors``.
+
+Settings are built by the caller (``Settings()`` in the CLI, explicit values in tests) and
+passed down; nothing reads them at import time. URLs that may carry a password are shown
+masked wherever they are printed (``Settings.masked``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./qualevents.db"
+DEFAULT_WAREHOUSE_URL = "duckdb:///./qualevents-warehouse.duckdb"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="QUALEVENTS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="Where definitions, keys and history live: sqlite:///path or "
+        "postgresql+psycopg://user@host/db",
+    )
+    warehouse_url: str = Field(
+        DEFAULT_WAREHOUSE_URL,
+        description="The warehouse definitions are checked against: duckdb:///path, "
+        "postgresql://..., bigquery://, snowflake://, ... or 'none'",
+    )
+    warehouse_timeout_s: float = Field(30.0, gt=0, description="Statement timeout, seconds")
+    warehouse_row_cap: int = Field(10_000, gt=0, description="Most rows read from one query")
+    demo: bool = Field(False, description="Load the demo data set into the embedded DuckDB")
+    max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
+    request_timeout_s: float = Field(60.0, gt=0, description="Longest a request may run")
+    rate_limit: str = Field(
+        "off",
+        description="Per-key rate limit: 'off', 'statsig' (100/10s and 900/15min) or "
+        "'N/SECONDS[,N/SECONDS...]'",
+    )
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        # Accept the plain postgresql:// scheme users copy from elsewhere; we speak psycopg 3.
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as they may be printed or logged: passwords replaced by ***."""
+        values = self.model_dump()
+        for key in ("database_url", "warehouse_url"):
+            values[key] = mask_url(values[key])
+        return values
+
+
+def mask_url(url: str) -> str:
+    """``scheme://user:***@host/db`` for a URL with a password; other URLs unchanged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname or ''}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
