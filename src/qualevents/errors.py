@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 Loc = tuple[str | int, ...]
 
 
@@ -71,8 +70,7 @@ class QualeventsError(Exception):
         if not self.errors:
             return self.message
         details = "; ".join(
-            f"{'.'.join(map(str, e.loc))}: {e.message}" if e.loc else e.message
-            for e in self.errors
+            f"{'.'.join(map(str, e.loc))}: {e.message}" if e.loc else e.message for e in self.errors
         )
         return f"{self.message}: {details}"
 
@@ -90,6 +88,12 @@ class NameInUse(InvalidRequest):
     default_message = "Name is already in use"
 
 
+def name_in_use(name: str) -> NameInUse:
+    return NameInUse(
+        errors=[ErrorItem(("name",), f"A qualifying event named {name!r} already exists")]
+    )
+
+
 class SQLInvalid(InvalidRequest):
     default_message = "Bad Request Exception"
 
@@ -100,7 +104,9 @@ class UnsupportedApiVersion(InvalidRequest):
 
 class Unauthorized(QualeventsError):
     status = 401
-    default_message = "This endpoint only accepts an active CONSOLE key, but an invalid key was sent."
+    default_message = (
+        "This endpoint only accepts an active CONSOLE key, but an invalid key was sent."
+    )
 
 
 class Forbidden(QualeventsError):

@@ -120,14 +120,10 @@ class QualifyingEvent(_Part):
             found.append(ErrorItem(("timestamp_column",), "Required: the event's timestamp column"))
         if self.effective_source_type is SourceType.TABLE:
             if not (self.table_name or "").strip():
-                found.append(
-                    ErrorItem(("table_name",), "Required when sourceType is 'table'")
-                )
+                found.append(ErrorItem(("table_name",), "Required when sourceType is 'table'"))
         else:
             if not (self.sql or "").strip():
-                found.append(
-                    ErrorItem(("sql",), "Must not be empty when sourceType is 'query'")
-                )
+                found.append(ErrorItem(("sql",), "Must not be empty when sourceType is 'query'"))
             if self.date_partition_column is not None:
                 found.append(
                     ErrorItem(
@@ -189,7 +185,9 @@ def _length_problems(event: QualifyingEvent) -> list[ErrorItem]:
     found += _too_many(("custom_field_mapping",), event.custom_field_mapping, MAX_CUSTOM_FIELDS)
     for i, custom in enumerate(event.custom_field_mapping or []):
         found += _too_long(("custom_field_mapping", i, "key"), custom.key, MAX_IDENTIFIER_LENGTH)
-        found += _too_long(("custom_field_mapping", i, "formula"), custom.formula, MAX_FORMULA_LENGTH)
+        found += _too_long(
+            ("custom_field_mapping", i, "formula"), custom.formula, MAX_FORMULA_LENGTH
+        )
     found += _too_many(("all_columns",), event.all_columns, MAX_DECLARED_COLUMNS)
     found += _too_many(("column_types",), event.column_types, MAX_DECLARED_COLUMNS)
     return found
@@ -205,12 +203,16 @@ def _id_type_mapping_problems(mappings: list[IdTypeMapping] | None) -> list[Erro
             found.append(ErrorItem((*loc, i, "statsig_unit_id"), "Must not be empty"))
         if not mapping.column.strip():
             found.append(ErrorItem((*loc, i, "column"), "Must not be empty"))
-        found += _too_long((*loc, i, "statsig_unit_id"), mapping.statsig_unit_id, MAX_IDENTIFIER_LENGTH)
+        found += _too_long(
+            (*loc, i, "statsig_unit_id"), mapping.statsig_unit_id, MAX_IDENTIFIER_LENGTH
+        )
         found += _too_long((*loc, i, "column"), mapping.column, MAX_IDENTIFIER_LENGTH)
     counts = Counter(m.statsig_unit_id for m in mappings)
     for i, mapping in enumerate(mappings):
         if counts[mapping.statsig_unit_id] > 1 and mapping.statsig_unit_id.strip():
-            first = next(j for j, m in enumerate(mappings) if m.statsig_unit_id == mapping.statsig_unit_id)
+            first = next(
+                j for j, m in enumerate(mappings) if m.statsig_unit_id == mapping.statsig_unit_id
+            )
             if i != first:
                 found.append(
                     ErrorItem(
@@ -237,7 +239,8 @@ def _custom_field_problems(fields: list[CustomFieldMapping] | None) -> list[Erro
             found.append(
                 ErrorItem(
                     (*loc, i, "key"),
-                    f"Duplicate custom field key {custom.key!r} (already used at index {seen[custom.key]})",
+                    f"Duplicate custom field key {custom.key!r} "
+                    f"(already used at index {seen[custom.key]})",
                 )
             )
         else:
@@ -252,10 +255,18 @@ def _declared_schema_problems(event: QualifyingEvent) -> list[ErrorItem]:
         return []
     found = []
     if not event.all_columns:
-        found.append(ErrorItem(("all_columns",), "Required (non-empty) when skip_validation is true"))
+        found.append(
+            ErrorItem(("all_columns",), "Required (non-empty) when skip_validation is true")
+        )
     if not event.column_types:
-        found.append(ErrorItem(("column_types",), "Required (non-empty) when skip_validation is true"))
-    if event.all_columns and event.column_types and len(event.all_columns) != len(event.column_types):
+        found.append(
+            ErrorItem(("column_types",), "Required (non-empty) when skip_validation is true")
+        )
+    if (
+        event.all_columns
+        and event.column_types
+        and len(event.all_columns) != len(event.column_types)
+    ):
         found.append(
             ErrorItem(
                 ("column_types",),
@@ -300,3 +311,15 @@ class StoredQualifyingEvent(BaseModel):
     created_at: datetime
     updated_at: datetime
     revision: int
+
+
+def document_changes(
+    old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """``{field: {"old": ..., "new": ...}}`` for every top-level field that differs."""
+    old, new = old or {}, new or {}
+    return {
+        field: {"old": old.get(field), "new": new.get(field)}
+        for field in sorted(old.keys() | new.keys())
+        if old.get(field) != new.get(field)
+    }

@@ -1,0 +1,5 @@
+"""``python -m qualevents``: the CLI."""
+
+from qualevents.cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""What every handler needs, built once per app: settings, store, services; and the request
+plumbing shared by the routes (auth, API version, JSON bodies, pagination, ETags).
+Imports ``config``, ``errors``, ``models``, ``keys``, ``service``, ``store``, ``api.schemas``,
+``api.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from qualevents.api.errors import from_pydantic
+from qualevents.config import Settings
+from qualevents.errors import (
+    ErrorItem,
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnsupportedApiVersion,
+    UnsupportedMediaType,
+)
+from qualevents.keys import KeyService
+from qualevents.models import ApiKey
+from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEventService
+from qualevents.store.base import Actor, Store
+
+API_VERSIONS = ("20240601",)
+API_KEY_HEADER = "STATSIG-API-KEY"
+api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    events: QualifyingEventService
+    keys: KeyService
+    warehouse: Any = None
+    validator: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def context_of(request: Request) -> AppContext:
+    return request.app.state.context
+
+
+def authenticate(request: Request, secret: str | None, *, write: bool = False) -> ApiKey:
+    """The calling key; 401 when unknown, 403 when a read-only key asks to write."""
+    key = context_of(request).keys.authenticate(secret)
+    if write and not key.can_write:
+        raise Forbidden(
+            "This key is read-only; mutations need a full-access console key",
+            [ErrorItem((API_KEY_HEADER,), "Read-only key used for a mutation")],
+        )
+    request.state.key = key
+    return key
+
+
+def actor_of(key: ApiKey) -> Actor:
+    return Actor(key_id=key.id, key_name=key.name)
+
+
+def check_api_version(request: Request) -> None:
+    version = request.headers.get("statsig-api-version")
+    if version is not None and version.strip() not in API_VERSIONS:
+        raise UnsupportedApiVersion(
+            f"Unsupported STATSIG-API-VERSION {version!r}; supported: {', '.join(API_VERSIONS)}",
+            [ErrorItem(("STATSIG-API-VERSION",), f"Expected one of: {', '.join(API_VERSIONS)}")],
+        )
+
+
+async def read_body(request: Request, model: type[BodyT]) -> BodyT:
+    """The request body parsed strictly into ``model``; 413, 415 or 400 otherwise."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Request body must be JSON; got Content-Type {media_type!r}",
+            [ErrorItem(("Content-Type",), "Send Content-Type: application/json")],
+        )
+    limit = context_of(request).settings.max_body_bytes
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise InvalidRequest(
+            "Request body is empty; expected a JSON object",
+            [ErrorItem((), "Expected a JSON object")],
+        )
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise from_pydantic(exc) from None
+
+
+def page_params(limit: str | None, page: str | None) -> tuple[int, int]:
+    """Statsig's ``limit``/``page`` (numbers, possibly sent as strings), checked; a limit
+    above the maximum is clamped to it."""
+    problems = []
+    parsed = {}
+    for name, raw, default in (("limit", limit, DEFAULT_PAGE_SIZE), ("page", page, 1)):
+        if raw is None or raw == "":
+            parsed[name] = default
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number != int(number) or number < 1:
+            problems.append(ErrorItem((name,), f"Must be a whole number >= 1; got {raw!r}"))
+            continue
+        parsed[name] = int(number)
+    if problems:
+        raise InvalidRequest(errors=problems)
+    return min(parsed["limit"], MAX_PAGE_SIZE), parsed["page"]
+
+
+def pagination(path: str, page: int, limit: int, total: int) -> dict[str, Any]:
+    """Statsig's pagination object, with links a client can follow as they are."""
+    last_page = max(1, math.ceil(total / limit))
+    return {
+        "itemsPerPage": limit,
+        "pageNumber": page,
+        "totalItems": total,
+        "nextPage": f"{path}?page={page + 1}&limit={limit}" if page < last_page else None,
+        "previousPage": (
+            f"{path}?page={min(page - 1, last_page)}&limit={limit}" if page > 1 else None
+        ),
+        "all": path,
+    }
+
+
+def etag(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def expected_revision(request: Request) -> int | None:
+    """The revision an ``If-Match`` header asks for (None without one, or for ``*``)."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(
+            f"If-Match {header!r} is not an ETag this server issued",
+            [ErrorItem(("If-Match",), 'Expected an ETag such as "3" from a previous response')],
+        )
+    return int(value)
+
+
+def json_response(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )

@@ -1,0 +1,173 @@
+"""Statsig's Console API for qualifying events (list, create, read, update, delete) plus
+PATCH. Thin handlers: parse, authenticate, call the service, shape the response.
+Imports ``api.context``, ``api.schemas``, ``service``, ``store``.
+
+Store and warehouse calls block, so each request makes one trip to the thread pool with
+authentication and the use case together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from qualevents.api.context import (
+    actor_of,
+    api_key_header,
+    authenticate,
+    check_api_version,
+    context_of,
+    etag,
+    expected_revision,
+    json_response,
+    page_params,
+    pagination,
+    read_body,
+)
+from qualevents.api.errors import render_item
+from qualevents.api.schemas import CreateBody, PatchBody, UpdateBody, event_to_wire
+from qualevents.service import WriteResult
+
+BASE = "/console/v1/experiments/qualifying_events"
+REVIEW_HEADER = "x-respect-review-settings"
+
+router = APIRouter(
+    prefix=BASE,
+    tags=["Experiments (Warehouse Native)"],
+    dependencies=[Depends(check_api_version)],
+)
+
+NAME_DOC = "The qualifying event's name (URL-encoded; may contain spaces)"
+
+
+def _report_to_wire(report: Any) -> dict[str, Any] | None:
+    if report is None or not hasattr(report, "to_dict"):
+        return None
+    return report.to_dict(render_item)
+
+
+def _write_response(result: WriteResult, message: str, status: int) -> Response:
+    body: dict[str, Any] = {"message": message, "data": event_to_wire(result.event)}
+    validation = _report_to_wire(result.report)
+    if validation is not None:
+        body["validation"] = validation
+    headers = {}
+    if result.dry_run:
+        body["dryRun"] = True
+        body["message"] = "Dry run: the qualifying event is valid; nothing was saved."
+        status = 200
+    else:
+        headers["ETag"] = etag(result.revision or 0)
+    return json_response(body, status, headers)
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1", "yes")
+
+
+@router.get("", summary="List qualifying events")
+async def list_qualifying_events(
+    request: Request,
+    limit: str | None = Query(None, description="Results per page (default 100, max 1000)"),
+    page: str | None = Query(None, description="Page number, from 1"),
+    secret: str | None = Depends(api_key_header),
+) -> Response:
+    size, number = page_params(limit, page)
+    context = context_of(request)
+
+    def run() -> dict[str, Any]:
+        authenticate(request, secret)
+        found = context.events.list(number, size)
+        return {
+            "message": "Qualifying events listed successfully.",
+            "data": [event_to_wire(stored.event) for stored in found.items],
+            "pagination": pagination(BASE, number, size, found.total),
+        }
+
+    return json_response(await run_in_threadpool(run))
+
+
+@router.post("", summary="Create a qualifying event", status_code=201)
+async def create_qualifying_event(
+    request: Request, secret: str | None = Depends(api_key_header)
+) -> Response:
+    context = context_of(request)
+    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    body = await read_body(request, CreateBody)
+    event = body.to_event(body.name)
+    result = await run_in_threadpool(
+        context.events.create, event, actor_of(key), dry_run=bool(body.dry_run)
+    )
+    return _write_response(result, "Qualifying event created successfully.", 201)
+
+
+@router.get("/{name}", summary="Read a qualifying event")
+async def read_qualifying_event(
+    request: Request, name: str, secret: str | None = Depends(api_key_header)
+) -> Response:
+    context = context_of(request)
+
+    def run() -> Any:
+        authenticate(request, secret)
+        return context.events.get(name)
+
+    stored = await run_in_threadpool(run)
+    return json_response(
+        {"message": "Qualifying event read successfully.", "data": event_to_wire(stored.event)},
+        headers={"ETag": etag(stored.revision)},
+    )
+
+
+@router.post("/{name}", summary="Update a qualifying event (replaces the definition)")
+async def update_qualifying_event(
+    request: Request, name: str, secret: str | None = Depends(api_key_header)
+) -> Response:
+    context = context_of(request)
+    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    body = await read_body(request, UpdateBody)
+    event = body.to_event(body.name if body.name is not None else name)
+    result = await run_in_threadpool(
+        context.events.update,
+        name,
+        event,
+        actor_of(key),
+        dry_run=bool(body.dry_run),
+        expected_revision=expected_revision(request),
+    )
+    return _write_response(result, "Qualifying event updated successfully.", 200)
+
+
+@router.patch("/{name}", summary="Change only the fields sent (qualevents extension)")
+async def patch_qualifying_event(
+    request: Request, name: str, secret: str | None = Depends(api_key_header)
+) -> Response:
+    context = context_of(request)
+    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    body = await read_body(request, PatchBody)
+    result = await run_in_threadpool(
+        context.events.patch,
+        name,
+        body.to_domain_changes(),
+        actor_of(key),
+        dry_run=bool(body.dry_run),
+        expected_revision=expected_revision(request),
+    )
+    return _write_response(result, "Qualifying event updated successfully.", 200)
+
+
+@router.delete("/{name}", summary="Delete a qualifying event")
+async def delete_qualifying_event(
+    request: Request, name: str, secret: str | None = Depends(api_key_header)
+) -> Response:
+    context = context_of(request)
+    revision = expected_revision(request)
+
+    def run() -> None:
+        key = authenticate(request, secret, write=True)
+        context.events.delete(name, actor_of(key), expected_revision=revision)
+
+    await run_in_threadpool(run)
+    return json_response({"message": "Qualifying event deleted successfully."})

@@ -1,0 +1,251 @@
+"""Use cases on qualifying events: create, read, list, update, patch, delete, dry runs and
+history. Composes the domain model, a validator and the store; knows nothing of HTTP or the
+CLI. Imports ``models``, ``errors``, ``store``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from qualevents.errors import (
+    ErrorItem,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    name_in_use,
+)
+from qualevents.models import Owner as EventOwner
+from qualevents.models import (
+    OwnerType,
+    QualifyingEvent,
+    StoredQualifyingEvent,
+)
+from qualevents.store.base import Actor, Page, Revision, Store
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+_PATCH_ATTEMPTS = 5
+
+
+class Report(Protocol):
+    """What a validator returns (``qualevents.validation.ValidationReport``)."""
+
+    valid: bool
+    errors: list[ErrorItem]
+    warnings: list[ErrorItem]
+
+
+class EventValidator(Protocol):
+    def validate(self, event: QualifyingEvent) -> Report: ...
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of a create/update/patch: what is (or would be, for a dry run) stored."""
+
+    event: QualifyingEvent
+    stored: StoredQualifyingEvent | None
+    report: Report | None
+    dry_run: bool
+
+    @property
+    def revision(self) -> int | None:
+        return self.stored.revision if self.stored else None
+
+
+class QualifyingEventService:
+    def __init__(self, store: Store, validator: EventValidator | None = None) -> None:
+        self.store = store
+        self.validator = validator
+
+    # -- checks -------------------------------------------------------------------------
+
+    def check(self, event: QualifyingEvent) -> Report | None:
+        """Every check a write runs: the domain's invariants, then the validator's (SQL,
+        warehouse). Raises ValidationFailed listing all problems."""
+        event.check()
+        if self.validator is None:
+            return None
+        report = self.validator.validate(event)
+        if report.errors:
+            raise ValidationFailed(errors=list(report.errors))
+        return report
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, name: str) -> StoredQualifyingEvent:
+        return self.store.get_event_or_raise(name)
+
+    def list(self, page: int, limit: int) -> Page[StoredQualifyingEvent]:
+        return self.store.list_events((page - 1) * limit, limit)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create(self, event: QualifyingEvent, actor: Actor, *, dry_run: bool = False) -> WriteResult:
+        if event.owner is None and actor.key_id is not None:
+            event = event.model_copy(update={"owner": owner_of(actor)})
+        report = self.check(event)
+        if dry_run:
+            if self.store.get_event(event.name) is not None:
+                raise name_in_use(event.name)
+            return WriteResult(event, None, report, dry_run=True)
+        return WriteResult(event, self.store.create_event(event, actor), report, dry_run=False)
+
+    def update(
+        self,
+        name: str,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        dry_run: bool = False,
+        expected_revision: int | None = None,
+    ) -> WriteResult:
+        """Replace the definition: fields the body leaves out become unset, except ``owner``,
+        which is kept (it records who is accountable, not what the source is)."""
+        if event.name != name:
+            raise ValidationFailed(errors=[_immutable_name(name, event.name)])
+        current = self.store.get_event_or_raise(name)
+        _check_expected(current, expected_revision)
+        if event.owner is None and current.event.owner is not None:
+            event = event.model_copy(update={"owner": current.event.owner})
+        return self._write(event, actor, "update", dry_run, expected_revision)
+
+    def patch(
+        self,
+        name: str,
+        changes: dict[str, Any],
+        actor: Actor,
+        *,
+        dry_run: bool = False,
+        expected_revision: int | None = None,
+    ) -> WriteResult:
+        """Change only the fields in ``changes`` (snake_case); ``None`` unsets a field."""
+        if "name" in changes and changes["name"] != name:
+            raise ValidationFailed(errors=[_immutable_name(name, changes["name"])])
+        for attempt in range(_PATCH_ATTEMPTS):
+            current = self.store.get_event_or_raise(name)
+            _check_expected(current, expected_revision)
+            merged = {**current.event.model_dump(), **changes, "name": name}
+            if merged.get("description") is None:
+                merged["description"] = ""
+            event = QualifyingEvent.model_validate(merged)
+            try:
+                # Without If-Match, a concurrent change between our read and write is merged
+                # by retrying on the new state, so no writer's fields are silently dropped.
+                return self._write(
+                    event, actor, "patch", dry_run, expected_revision or current.revision
+                )
+            except PreconditionFailed:
+                if expected_revision is not None or attempt == _PATCH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write(
+        self,
+        event: QualifyingEvent,
+        actor: Actor,
+        action: str,
+        dry_run: bool,
+        expected_revision: int | None,
+    ) -> WriteResult:
+        report = self.check(event)
+        if dry_run:
+            return WriteResult(event, None, report, dry_run=True)
+        stored = self.store.replace_event(
+            event, actor, action=action, expected_revision=expected_revision
+        )
+        return WriteResult(event, stored, report, dry_run=False)
+
+    def delete(self, name: str, actor: Actor, *, expected_revision: int | None = None) -> None:
+        self.store.delete_event(name, actor, expected_revision=expected_revision)
+
+    # -- history ------------------------------------------------------------------------
+
+    def revisions(self, name: str, page: int, limit: int) -> Page[Revision]:
+        found = self.store.list_revisions(name, (page - 1) * limit, limit)
+        if found.total == 0:
+            raise NotFound(
+                f"No history for {name!r}: no qualifying event of that name was ever written",
+                [ErrorItem(("name",), f"Unknown qualifying event {name!r}")],
+            )
+        return found
+
+    def revision(self, name: str, number: int) -> Revision:
+        found = self.store.get_revision(name, number)
+        if found is None:
+            raise NotFound(
+                f"Qualifying event {name!r} has no revision {number}",
+                [ErrorItem(("revision",), f"No revision {number} of {name!r}")],
+            )
+        return found
+
+    def restore(
+        self, name: str, number: int, actor: Actor, *, expected_revision: int | None = None
+    ) -> WriteResult:
+        """Write a new revision equal to revision ``number`` (re-creating a deleted event)."""
+        old = self.revision(name, number)
+        if old.document is None:
+            raise InvalidRequest(
+                f"Revision {number} of {name!r} is a deletion; restore another revision",
+                [ErrorItem(("revision",), "A deletion has no definition to restore")],
+            )
+        event = QualifyingEvent.from_document(old.document)
+        report = self.check(event)
+        if self.store.get_event(name) is None:
+            if expected_revision is not None:
+                raise PreconditionFailed(f"Qualifying event {name!r} does not exist now")
+            stored = self.store.create_event(event, actor)
+        else:
+            stored = self.store.replace_event(
+                event, actor, action="restore", expected_revision=expected_revision
+            )
+        return WriteResult(event, stored, report, dry_run=False)
+
+    def audit_log(
+        self,
+        page: int,
+        limit: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        action: str | None = None,
+        event_name: str | None = None,
+        key_id: str | None = None,
+        newest_first: bool = True,
+    ) -> Page[Revision]:
+        return self.store.list_all_revisions(
+            (page - 1) * limit,
+            limit,
+            since=since,
+            until=until,
+            action=action,
+            event_name=event_name,
+            key_id=key_id,
+            newest_first=newest_first,
+        )
+
+
+def owner_of(actor: Actor) -> EventOwner:
+    """The owner of an event created by a key that named none: the key itself."""
+    return EventOwner(
+        owner_id=actor.key_id, owner_type=OwnerType.SDK_KEY, owner_name=actor.key_name
+    )
+
+
+def _immutable_name(expected: str, got: object) -> ErrorItem:
+    return ErrorItem(
+        ("name",),
+        f"Names are immutable: the body says {got!r} but the path names {expected!r}",
+    )
+
+
+def _check_expected(current: StoredQualifyingEvent, expected_revision: int | None) -> None:
+    if expected_revision is not None and current.revision != expected_revision:
+        raise PreconditionFailed(
+            f"Qualifying event {current.event.name!r} is at revision {current.revision}, "
+            f"not {expected_revision}: it changed since you read it",
+            [ErrorItem((), "If-Match does not match the current ETag")],
+        )

@@ -1,0 +1,106 @@
+"""The Store protocol and the plain records it returns. Imports ``models`` and ``errors``.
+
+Every backend (SQLite, PostgreSQL, through ``SQLStore``) passes the same conformance suite in
+``tests/store/``. Store methods translate their driver's exceptions into ``qualevents.errors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from qualevents.models import ApiKey, KeyKind, QualifyingEvent, StoredQualifyingEvent
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: the calling key (or the CLI acting locally)."""
+
+    key_id: str | None
+    key_name: str | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One immutable entry of an event's history."""
+
+    event_name: str
+    revision: int
+    action: str  # create | update | patch | delete | restore
+    document: dict[str, Any] | None
+    changes: dict[str, dict[str, Any]]
+    key_id: str | None
+    key_name: str | None
+    created_at: datetime
+
+
+class Store(Protocol):
+    def create_event(self, event: QualifyingEvent, actor: Actor) -> StoredQualifyingEvent:
+        """Insert; raises NameInUse when the name exists."""
+        ...
+
+    def get_event(self, name: str) -> StoredQualifyingEvent | None: ...
+
+    def get_event_or_raise(self, name: str) -> StoredQualifyingEvent: ...
+
+    def list_events(self, offset: int, limit: int) -> Page[StoredQualifyingEvent]:
+        """In creation order."""
+        ...
+
+    def replace_event(
+        self,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        action: str = "update",
+        expected_revision: int | None = None,
+    ) -> StoredQualifyingEvent:
+        """Overwrite the event named ``event.name``; PreconditionFailed when
+        ``expected_revision`` is given and is not the current one."""
+        ...
+
+    def delete_event(
+        self, name: str, actor: Actor, *, expected_revision: int | None = None
+    ) -> None: ...
+
+    def list_revisions(self, name: str, offset: int, limit: int) -> Page[Revision]: ...
+
+    def get_revision(self, name: str, revision: int) -> Revision | None: ...
+
+    def list_all_revisions(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        action: str | None = None,
+        event_name: str | None = None,
+        key_id: str | None = None,
+        newest_first: bool = True,
+    ) -> Page[Revision]: ...
+
+    def create_key(self, key_id: str, name: str, kind: KeyKind, key_hash: str) -> ApiKey: ...
+
+    def get_key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        """The key and its stored hash (for a constant-time comparison by the caller)."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str) -> ApiKey | None: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the database cannot be reached."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,393 @@
+"""SQLStore: the Store on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
+Imports ``models``, ``errors``, ``store.base``, ``store.schema``, ``store.migrate``.
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with BEGIN IMMEDIATE so
+that concurrent writers queue instead of failing on a stale snapshot. PostgreSQL relies on
+the unique name constraint and row locks; several server processes on one database behave
+as one service.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+from qualevents.errors import (
+    ConfigurationError,
+    PreconditionFailed,
+    QualifyingEventNotFound,
+    StoreUnavailable,
+    name_in_use,
+)
+from qualevents.models import (
+    ApiKey,
+    KeyKind,
+    QualifyingEvent,
+    StoredQualifyingEvent,
+    document_changes,
+)
+from qualevents.store.base import Actor, Page, Revision
+from qualevents.store.schema import api_keys, qualifying_events, revisions
+
+_WRITE = "qualevents_write"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for ``url`` with the per-backend settings the store relies on."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise ConfigurationError(
+            "Invalid database URL; expected sqlite:///path or postgresql+psycopg://user@host/db"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"timeout": 30, "check_same_thread": False, "isolation_level": None},
+            pool_size=8,
+            max_overflow=8,
+            poolclass=sa.pool.QueuePool if parsed.database not in (None, "", ":memory:") else None,
+        )
+
+        @sa_event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @sa_event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    raise ConfigurationError(
+        f"Unsupported database {backend!r}; expected sqlite:///path or postgresql+psycopg://..."
+    )
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver failures into our errors; nothing above the store sees a driver error."""
+    try:
+        yield
+    except sa_exc.OperationalError as exc:
+        raise StoreUnavailable() from exc
+    except sa_exc.InterfaceError as exc:
+        raise StoreUnavailable() from exc
+    except sa_exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable() from exc
+        raise
+
+
+class SQLStore:
+    """The Store protocol over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translate_errors(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with translate_errors(), self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @staticmethod
+    def _stored(row: sa.Row[Any]) -> StoredQualifyingEvent:
+        return StoredQualifyingEvent(
+            event=QualifyingEvent.from_document(json.loads(row.document)),
+            created_at=_as_utc(row.created_at),
+            updated_at=_as_utc(row.updated_at),
+            revision=row.revision,
+        )
+
+    @staticmethod
+    def _revision(row: sa.Row[Any]) -> Revision:
+        return Revision(
+            event_name=row.event_name,
+            revision=row.revision,
+            action=row.action,
+            document=json.loads(row.document) if row.document is not None else None,
+            changes=json.loads(row.changes),
+            key_id=row.key_id,
+            key_name=row.key_name,
+            created_at=_as_utc(row.created_at),
+        )
+
+    def _append_revision(
+        self,
+        conn: Connection,
+        name: str,
+        action: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        actor: Actor,
+        now: datetime,
+    ) -> int:
+        last = conn.execute(
+            sa.select(sa.func.max(revisions.c.revision)).where(revisions.c.event_name == name)
+        ).scalar_one()
+        number = (last or 0) + 1
+        conn.execute(
+            revisions.insert().values(
+                event_name=name,
+                revision=number,
+                action=action,
+                document=json.dumps(new) if new is not None else None,
+                changes=json.dumps(document_changes(old, new)),
+                key_id=actor.key_id,
+                key_name=actor.key_name,
+                created_at=now,
+            )
+        )
+        return number
+
+    # -- qualifying events --------------------------------------------------------------
+
+    def create_event(self, event: QualifyingEvent, actor: Actor) -> StoredQualifyingEvent:
+        document = event.to_document()
+        now = utc_now()
+        try:
+            with self._write() as conn:
+                # Insert first: on SQLite it takes the write lock, on PostgreSQL the unique
+                # index arbitrates between concurrent creates of one name.
+                inserted = conn.execute(
+                    qualifying_events.insert().values(
+                        name=event.name,
+                        document=json.dumps(document),
+                        revision=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                number = self._append_revision(
+                    conn, event.name, "create", None, document, actor, now
+                )
+                conn.execute(
+                    qualifying_events.update()
+                    .where(qualifying_events.c.id == inserted.inserted_primary_key[0])
+                    .values(revision=number)
+                )
+        except sa_exc.IntegrityError as exc:
+            raise name_in_use(event.name) from exc
+        return StoredQualifyingEvent(event=event, created_at=now, updated_at=now, revision=number)
+
+    def get_event(self, name: str) -> StoredQualifyingEvent | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(qualifying_events).where(qualifying_events.c.name == name)
+            ).first()
+        return self._stored(row) if row else None
+
+    def get_event_or_raise(self, name: str) -> StoredQualifyingEvent:
+        stored = self.get_event(name)
+        if stored is None:
+            raise QualifyingEventNotFound(name)
+        return stored
+
+    def list_events(self, offset: int, limit: int) -> Page[StoredQualifyingEvent]:
+        with self._read() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(qualifying_events)
+            ).scalar_one()
+            rows = conn.execute(
+                sa.select(qualifying_events)
+                .order_by(qualifying_events.c.id)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return Page([self._stored(row) for row in rows], total)
+
+    def _lock_current(
+        self, conn: Connection, name: str, expected_revision: int | None
+    ) -> sa.Row[Any]:
+        query = sa.select(qualifying_events).where(qualifying_events.c.name == name)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise QualifyingEventNotFound(name)
+        if expected_revision is not None and row.revision != expected_revision:
+            raise PreconditionFailed(
+                f"Qualifying event {name!r} is at revision {row.revision}, "
+                f"not {expected_revision}: it changed since you read it"
+            )
+        return row
+
+    def replace_event(
+        self,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        action: str = "update",
+        expected_revision: int | None = None,
+    ) -> StoredQualifyingEvent:
+        document = event.to_document()
+        now = utc_now()
+        with self._write() as conn:
+            row = self._lock_current(conn, event.name, expected_revision)
+            number = self._append_revision(
+                conn, event.name, action, json.loads(row.document), document, actor, now
+            )
+            conn.execute(
+                qualifying_events.update()
+                .where(qualifying_events.c.id == row.id)
+                .values(document=json.dumps(document), revision=number, updated_at=now)
+            )
+        return StoredQualifyingEvent(
+            event=event, created_at=_as_utc(row.created_at), updated_at=now, revision=number
+        )
+
+    def delete_event(
+        self, name: str, actor: Actor, *, expected_revision: int | None = None
+    ) -> None:
+        now = utc_now()
+        with self._write() as conn:
+            row = self._lock_current(conn, name, expected_revision)
+            self._append_revision(conn, name, "delete", json.loads(row.document), None, actor, now)
+            conn.execute(qualifying_events.delete().where(qualifying_events.c.id == row.id))
+
+    # -- history ------------------------------------------------------------------------
+
+    def list_revisions(self, name: str, offset: int, limit: int) -> Page[Revision]:
+        return self.list_all_revisions(offset, limit, event_name=name, newest_first=False)
+
+    def get_revision(self, name: str, revision: int) -> Revision | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(revisions).where(
+                    revisions.c.event_name == name, revisions.c.revision == revision
+                )
+            ).first()
+        return self._revision(row) if row else None
+
+    def list_all_revisions(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        action: str | None = None,
+        event_name: str | None = None,
+        key_id: str | None = None,
+        newest_first: bool = True,
+    ) -> Page[Revision]:
+        conditions = []
+        if since is not None:
+            conditions.append(revisions.c.created_at >= since)
+        if until is not None:
+            conditions.append(revisions.c.created_at < until)
+        if action is not None:
+            conditions.append(revisions.c.action == action)
+        if event_name is not None:
+            conditions.append(revisions.c.event_name == event_name)
+        if key_id is not None:
+            conditions.append(revisions.c.key_id == key_id)
+        order = revisions.c.id.desc() if newest_first else revisions.c.id.asc()
+        with self._read() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(revisions).where(*conditions)
+            ).scalar_one()
+            rows = conn.execute(
+                sa.select(revisions).where(*conditions).order_by(order).offset(offset).limit(limit)
+            ).all()
+        return Page([self._revision(row) for row in rows], total)
+
+    # -- keys ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(row: sa.Row[Any]) -> ApiKey:
+        return ApiKey(
+            id=row.id,
+            name=row.name,
+            kind=KeyKind(row.kind),
+            created_at=_as_utc(row.created_at),
+            revoked_at=_as_utc(row.revoked_at),
+        )
+
+    def create_key(self, key_id: str, name: str, kind: KeyKind, key_hash: str) -> ApiKey:
+        now = utc_now()
+        with self._write() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id, name=name, kind=kind.value, key_hash=key_hash, created_at=now
+                )
+            )
+        return ApiKey(id=key_id, name=name, kind=kind, created_at=now)
+
+    def get_key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        return (self._key(row), row.key_hash) if row else None
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [self._key(row) for row in rows]
+
+    def revoke_key(self, key_id: str) -> ApiKey | None:
+        with self._write() as conn:
+            conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utc_now())
+            )
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        return self._key(row) if row else None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True) -> SQLStore:
+    """A store on ``url``, its schema brought up to date unless ``migrate`` is False."""
+    from qualevents.store.migrate import upgrade
+
+    engine = create_engine_for(url)
+    if migrate:
+        upgrade(engine)
+    return SQLStore(engine)
