@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.security import APIKeyHeader
@@ -129,18 +130,24 @@ def page_params(limit: str | None, page: str | None) -> tuple[int, int]:
     return min(parsed["limit"], MAX_PAGE_SIZE), parsed["page"]
 
 
-def pagination(path: str, page: int, limit: int, total: int) -> dict[str, Any]:
-    """Statsig's pagination object, with links a client can follow as they are."""
+def pagination(
+    path: str, page: int, limit: int, total: int, filters: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Statsig's pagination object, with links a client can follow as they are (keeping
+    any filters of the request)."""
     last_page = max(1, math.ceil(total / limit))
+    kept = {k: v for k, v in (filters or {}).items() if k not in ("page", "limit")}
+
+    def link(number: int) -> str:
+        return f"{path}?{urlencode({**kept, 'page': number, 'limit': limit})}"
+
     return {
         "itemsPerPage": limit,
         "pageNumber": page,
         "totalItems": total,
-        "nextPage": f"{path}?page={page + 1}&limit={limit}" if page < last_page else None,
-        "previousPage": (
-            f"{path}?page={min(page - 1, last_page)}&limit={limit}" if page > 1 else None
-        ),
-        "all": path,
+        "nextPage": link(page + 1) if page < last_page else None,
+        "previousPage": link(min(page - 1, last_page)) if page > 1 else None,
+        "all": f"{path}?{urlencode(kept)}" if kept else path,
     }
 
 

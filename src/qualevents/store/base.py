@@ -83,7 +83,7 @@ class Store(Protocol):
         *,
         since: datetime | None = None,
         until: datetime | None = None,
-        action: str | None = None,
+        actions: list[str] | None = None,
         event_name: str | None = None,
         key_id: str | None = None,
         newest_first: bool = True,

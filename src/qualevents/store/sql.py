@@ -305,7 +305,7 @@ class SQLStore:
         *,
         since: datetime | None = None,
         until: datetime | None = None,
-        action: str | None = None,
+        actions: list[str] | None = None,
         event_name: str | None = None,
         key_id: str | None = None,
         newest_first: bool = True,
@@ -315,8 +315,8 @@ class SQLStore:
             conditions.append(revisions.c.created_at >= since)
         if until is not None:
             conditions.append(revisions.c.created_at < until)
-        if action is not None:
-            conditions.append(revisions.c.action == action)
+        if actions is not None:
+            conditions.append(revisions.c.action.in_(actions))
         if event_name is not None:
             conditions.append(revisions.c.event_name == event_name)
         if key_id is not None:
