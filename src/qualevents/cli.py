@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from qualevents.config import DEFAULT_DATABASE_URL, Settings, mask_url
 from qualevents.errors import QualeventsError
+
+if TYPE_CHECKING:
+    from qualevents.store.sql import SQLStore
 
 app = typer.Typer(
     help="qualevents: a self-hostable, Statsig-compatible Console API for qualifying events.\n\n"
@@ -51,7 +54,7 @@ def _fail(error: QualeventsError) -> None:
     raise typer.Exit(2)
 
 
-def _store(database_url: str | None):  # noqa: ANN202 - SQLStore, imported lazily
+def _store(database_url: str | None) -> SQLStore:
     from qualevents.store.sql import open_store
 
     settings = _settings(database_url=database_url)
@@ -95,6 +98,8 @@ def serve(
         from qualevents.runtime import prepare_warehouse
 
         prepare_warehouse(settings)
+        if settings.demo:
+            _ensure_demo_key(settings.database_url)
     except QualeventsError as error:
         _fail(error)
     # Workers are separate processes: hand them the settings through the environment.
@@ -115,6 +120,22 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
     )
+
+
+def _ensure_demo_key(database_url: str) -> None:
+    """With --demo on a database without keys, make one so the demo is usable at once."""
+    from qualevents.keys import KeyService
+    from qualevents.store.sql import open_store
+
+    store = open_store(database_url)
+    try:
+        keys = KeyService(store)
+        if not keys.list():
+            key, secret = keys.create("demo")
+            err.print(f"demo: created full-access key {key.id}; use it as STATSIG-API-KEY:")
+            err.print(secret, highlight=False)
+    finally:
+        store.close()
 
 
 @keys_app.command("create")
