@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qualevents import __version__
 from qualevents.api.context import AppContext
 from qualevents.api.errors import error_response, from_http_status
-from qualevents.api.routes import health, history, qualifying_events
+from qualevents.api.routes import data, health, history, qualifying_events
 from qualevents.config import Settings
 from qualevents.errors import (
     ErrorItem,
@@ -126,6 +126,7 @@ def create_app(
         return error_response(InvalidRequest("Bad Request Exception", items))
 
     app.include_router(history.router)
+    app.include_router(data.router)
     app.include_router(qualifying_events.router)
     app.include_router(health.router)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
