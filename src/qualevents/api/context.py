@@ -34,6 +34,7 @@ from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEvent
 from qualevents.store.base import Actor, Store
 
 API_VERSIONS = ("20240601",)
+MAX_PAGE_NUMBER = 1_000_000_000
 API_KEY_HEADER = "STATSIG-API-KEY"
 api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
@@ -123,6 +124,10 @@ def page_params(limit: str | None, page: str | None) -> tuple[int, int]:
             number = math.nan
         if not math.isfinite(number) or number != int(number) or number < 1:
             problems.append(ErrorItem((name,), f"Must be a whole number >= 1; got {raw!r}"))
+            continue
+        if name == "page" and number > MAX_PAGE_NUMBER:
+            # Beyond this the row offset overflows the databases' 64-bit integers (a 500).
+            problems.append(ErrorItem((name,), f"Must be at most {MAX_PAGE_NUMBER}; got {raw!r}"))
             continue
         parsed[name] = int(number)
     if problems:
