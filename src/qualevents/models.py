@@ -323,3 +323,31 @@ def document_changes(
         for field in sorted(old.keys() | new.keys())
         if old.get(field) != new.get(field)
     }
+
+
+class ChangeRequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    # The event changed after the request was made; it can no longer be applied.
+    STALE = "stale"
+
+
+class ChangeRequest(BaseModel):
+    """A mutation held for review (``x-respect-review-settings`` with reviews required)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    event_name: str
+    action: str  # create | update | patch | delete
+    payload: dict[str, Any] | None
+    base_revision: int | None
+    status: ChangeRequestStatus
+    author_key_id: str | None
+    author_key_name: str | None
+    reviewer_key_id: str | None = None
+    reviewer_key_name: str | None = None
+    reason: str | None = None
+    created_at: datetime
+    decided_at: datetime | None = None

@@ -128,10 +128,7 @@ class QualifyingEventService:
         for attempt in range(_PATCH_ATTEMPTS):
             current = self.store.get_event_or_raise(name)
             _check_expected(current, expected_revision)
-            merged = {**current.event.model_dump(), **changes, "name": name}
-            if merged.get("description") is None:
-                merged["description"] = ""
-            event = QualifyingEvent.model_validate(merged)
+            event = merge_changes(current.event, changes)
             try:
                 # Without If-Match, a concurrent change between our read and write is merged
                 # by retrying on the new state, so no writer's fields are silently dropped.
@@ -226,6 +223,14 @@ class QualifyingEventService:
             key_id=key_id,
             newest_first=newest_first,
         )
+
+
+def merge_changes(event: QualifyingEvent, changes: dict[str, Any]) -> QualifyingEvent:
+    """``event`` with the fields in ``changes`` (snake_case) replaced; ``None`` unsets."""
+    merged = {**event.model_dump(), **changes, "name": event.name}
+    if merged.get("description") is None:
+        merged["description"] = ""
+    return QualifyingEvent.model_validate(merged)
 
 
 def owner_of(actor: Actor) -> EventOwner:

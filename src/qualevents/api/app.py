@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qualevents import __version__
 from qualevents.api.context import AppContext
 from qualevents.api.errors import error_response, from_http_status
-from qualevents.api.routes import data, health, history, qualifying_events
+from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.config import Settings
 from qualevents.errors import (
     ErrorItem,
@@ -31,6 +31,8 @@ from qualevents.errors import (
     QualeventsError,
 )
 from qualevents.keys import KeyService
+from qualevents.ratelimit import RateLimiter
+from qualevents.reviews import ReviewService
 from qualevents.service import QualifyingEventService
 from qualevents.store.base import Store
 
@@ -95,11 +97,14 @@ def create_app(
         description="Statsig-compatible Console API for warehouse-native qualifying events. "
         "Send a console key in the STATSIG-API-KEY header.",
     )
+    events = QualifyingEventService(store, validator)
     app.state.context = AppContext(
         settings=settings,
         store=store,
-        events=QualifyingEventService(store, validator),
+        events=events,
         keys=KeyService(store),
+        reviews=ReviewService(store, events),
+        rate_limiter=RateLimiter(store, settings.rate_limit),
         warehouse=warehouse,
         validator=validator,
     )
@@ -127,6 +132,7 @@ def create_app(
 
     app.include_router(history.router)
     app.include_router(data.router)
+    app.include_router(reviews.router)
     app.include_router(qualifying_events.router)
     app.include_router(health.router)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -30,6 +30,8 @@ from qualevents.errors import (
 )
 from qualevents.keys import KeyService
 from qualevents.models import ApiKey
+from qualevents.ratelimit import RateLimiter
+from qualevents.reviews import ReviewService
 from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEventService
 from qualevents.store.base import Actor, Store
 
@@ -47,6 +49,8 @@ class AppContext:
     store: Store
     events: QualifyingEventService
     keys: KeyService
+    reviews: ReviewService
+    rate_limiter: RateLimiter
     warehouse: Any = None
     validator: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +62,10 @@ def context_of(request: Request) -> AppContext:
 
 def authenticate(request: Request, secret: str | None, *, write: bool = False) -> ApiKey:
     """The calling key; 401 when unknown, 403 when a read-only key asks to write."""
-    key = context_of(request).keys.authenticate(secret)
+    context = context_of(request)
+    key = context.keys.authenticate(secret)
+    if context.rate_limiter.enabled:
+        context.rate_limiter.check(key.id)
     if write and not key.can_write:
         raise Forbidden(
             "This key is read-only; mutations need a full-access console key",
@@ -70,6 +77,12 @@ def authenticate(request: Request, secret: str | None, *, write: bool = False) -
 
 def actor_of(key: ApiKey) -> Actor:
     return Actor(key_id=key.id, key_name=key.name)
+
+
+def wants_review(request: Request) -> bool:
+    """Whether the mutation asks to respect the project's review settings."""
+    value = request.headers.get("x-respect-review-settings", "")
+    return value.strip().lower() in ("true", "1", "yes")
 
 
 def check_api_version(request: Request) -> None:

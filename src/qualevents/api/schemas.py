@@ -145,3 +145,34 @@ def changes_to_wire(changes: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
         wire_name(field): {"old": to_wire(diff["old"]), "new": to_wire(diff["new"])}
         for field, diff in changes.items()
     }
+
+
+def change_request_to_wire(request: Any) -> dict[str, Any]:
+    """A ``qualevents.models.ChangeRequest`` on the wire."""
+    return {
+        "id": request.id,
+        "name": request.event_name,
+        "action": request.action,
+        "status": request.status.value,
+        "baseRevision": request.base_revision,
+        "data": to_wire(request.payload) if request.payload is not None else None,
+        "createdBy": request.author_key_name,
+        "createdByKeyID": request.author_key_id,
+        "reviewedBy": request.reviewer_key_name,
+        "reviewedByKeyID": request.reviewer_key_id,
+        "reason": request.reason,
+        "createdAt": request.created_at.isoformat(),
+        "decidedAt": request.decided_at.isoformat() if request.decided_at else None,
+    }
+
+
+class SettingsBody(WireModel):
+    """Project settings that may be changed (``/console/v1/-/settings``)."""
+
+    require_reviews: bool | None = Field(
+        None, description="Hold mutations sent with x-respect-review-settings for review"
+    )
+
+
+class RejectBody(WireModel):
+    reason: str | None = Field(None, max_length=2000)

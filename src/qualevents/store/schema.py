@@ -49,3 +49,40 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+project_settings = sa.Table(
+    "project_settings",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+change_requests = sa.Table(
+    "change_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_name", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    # The full definition (create/update) or the fields to change (patch); NULL for delete.
+    sa.Column("payload", sa.Text, nullable=True),
+    # The event's revision when the request was made (NULL: the event did not exist).
+    sa.Column("base_revision", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("author_key_id", sa.String(64), nullable=True),
+    sa.Column("author_key_name", sa.String(200), nullable=True),
+    sa.Column("reviewer_key_id", sa.String(64), nullable=True),
+    sa.Column("reviewer_key_name", sa.String(200), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_change_requests_status", "status"),
+)
+
+rate_limit_buckets = sa.Table(
+    "rate_limit_buckets",
+    metadata,
+    sa.Column("bucket", sa.String(200), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),  # seconds since the epoch
+)

@@ -36,6 +36,8 @@ from qualevents.models import (
     document_changes,
 )
 from qualevents.store.base import Actor, Page, Revision
+from qualevents.store.ratelimits import RateLimitsMixin
+from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import api_keys, qualifying_events, revisions
 
 _WRITE = "qualevents_write"
@@ -109,7 +111,7 @@ def translate_errors() -> Iterator[None]:
         raise
 
 
-class SQLStore:
+class SQLStore(ReviewsMixin, RateLimitsMixin):
     """The Store protocol over one SQLAlchemy engine."""
 
     def __init__(self, engine: Engine) -> None:
@@ -182,12 +184,18 @@ class SQLStore:
     # -- qualifying events --------------------------------------------------------------
 
     def create_event(self, event: QualifyingEvent, actor: Actor) -> StoredQualifyingEvent:
+        with self._write() as conn:
+            return self._insert_in(conn, event, actor, "create")
+
+    def _insert_in(
+        self, conn: Connection, event: QualifyingEvent, actor: Actor, action: str
+    ) -> StoredQualifyingEvent:
         document = event.to_document()
         now = utc_now()
         try:
-            with self._write() as conn:
-                # Insert first: on SQLite it takes the write lock, on PostgreSQL the unique
-                # index arbitrates between concurrent creates of one name.
+            # Insert first: on SQLite it takes the write lock, on PostgreSQL the unique index
+            # arbitrates between concurrent creates of one name.
+            with conn.begin_nested():
                 inserted = conn.execute(
                     qualifying_events.insert().values(
                         name=event.name,
@@ -197,16 +205,14 @@ class SQLStore:
                         updated_at=now,
                     )
                 )
-                number = self._append_revision(
-                    conn, event.name, "create", None, document, actor, now
-                )
-                conn.execute(
-                    qualifying_events.update()
-                    .where(qualifying_events.c.id == inserted.inserted_primary_key[0])
-                    .values(revision=number)
-                )
         except sa_exc.IntegrityError as exc:
             raise name_in_use(event.name) from exc
+        number = self._append_revision(conn, event.name, action, None, document, actor, now)
+        conn.execute(
+            qualifying_events.update()
+            .where(qualifying_events.c.id == inserted.inserted_primary_key[0])
+            .values(revision=number)
+        )
         return StoredQualifyingEvent(event=event, created_at=now, updated_at=now, revision=number)
 
     def get_event(self, name: str) -> StoredQualifyingEvent | None:
@@ -259,18 +265,28 @@ class SQLStore:
         action: str = "update",
         expected_revision: int | None = None,
     ) -> StoredQualifyingEvent:
+        with self._write() as conn:
+            return self._replace_in(conn, event, actor, action, expected_revision)
+
+    def _replace_in(
+        self,
+        conn: Connection,
+        event: QualifyingEvent,
+        actor: Actor,
+        action: str,
+        expected_revision: int | None,
+    ) -> StoredQualifyingEvent:
         document = event.to_document()
         now = utc_now()
-        with self._write() as conn:
-            row = self._lock_current(conn, event.name, expected_revision)
-            number = self._append_revision(
-                conn, event.name, action, json.loads(row.document), document, actor, now
-            )
-            conn.execute(
-                qualifying_events.update()
-                .where(qualifying_events.c.id == row.id)
-                .values(document=json.dumps(document), revision=number, updated_at=now)
-            )
+        row = self._lock_current(conn, event.name, expected_revision)
+        number = self._append_revision(
+            conn, event.name, action, json.loads(row.document), document, actor, now
+        )
+        conn.execute(
+            qualifying_events.update()
+            .where(qualifying_events.c.id == row.id)
+            .values(document=json.dumps(document), revision=number, updated_at=now)
+        )
         return StoredQualifyingEvent(
             event=event, created_at=_as_utc(row.created_at), updated_at=now, revision=number
         )
@@ -278,11 +294,17 @@ class SQLStore:
     def delete_event(
         self, name: str, actor: Actor, *, expected_revision: int | None = None
     ) -> None:
-        now = utc_now()
         with self._write() as conn:
-            row = self._lock_current(conn, name, expected_revision)
-            self._append_revision(conn, name, "delete", json.loads(row.document), None, actor, now)
-            conn.execute(qualifying_events.delete().where(qualifying_events.c.id == row.id))
+            self._delete_in(conn, name, actor, expected_revision)
+
+    def _delete_in(
+        self, conn: Connection, name: str, actor: Actor, expected_revision: int | None
+    ) -> None:
+        row = self._lock_current(conn, name, expected_revision)
+        self._append_revision(
+            conn, name, "delete", json.loads(row.document), None, actor, utc_now()
+        )
+        conn.execute(qualifying_events.delete().where(qualifying_events.c.id == row.id))
 
     # -- history ------------------------------------------------------------------------
 

@@ -26,13 +26,20 @@ from qualevents.api.context import (
     page_params,
     pagination,
     read_body,
+    wants_review,
 )
 from qualevents.api.errors import render_item
-from qualevents.api.schemas import CreateBody, PatchBody, UpdateBody, event_to_wire
+from qualevents.api.schemas import (
+    CreateBody,
+    PatchBody,
+    UpdateBody,
+    change_request_to_wire,
+    event_to_wire,
+)
+from qualevents.models import ApiKey
 from qualevents.service import WriteResult
 
 BASE = "/console/v1/experiments/qualifying_events"
-REVIEW_HEADER = "x-respect-review-settings"
 
 router = APIRouter(
     prefix=BASE,
@@ -64,8 +71,33 @@ def _write_response(result: WriteResult, message: str, status: int) -> Response:
     return json_response(body, status, headers)
 
 
-def _is_true(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes")
+HELD_MESSAGE = "Change request created; the change waits for review."
+
+
+async def _held_for_review(
+    request: Request,
+    action: str,
+    name: str,
+    key: ApiKey,
+    *,
+    dry_run: bool = False,
+    **change: Any,
+) -> Response | None:
+    """A 202 with the pending change request when the project requires reviews and the
+    request asks to respect them; None when the change should be applied now."""
+    if dry_run or not wants_review(request):
+        return None
+    reviews = context_of(request).reviews
+
+    def run() -> Any:
+        if not reviews.reviews_required():
+            return None
+        return reviews.submit(action, name, actor_of(key), **change)
+
+    held = await run_in_threadpool(run)
+    if held is None:
+        return None
+    return json_response({"message": HELD_MESSAGE, "data": change_request_to_wire(held)}, 202)
 
 
 @router.get("", summary="List qualifying events")
@@ -98,6 +130,11 @@ async def create_qualifying_event(
     key = await run_in_threadpool(authenticate, request, secret, write=True)
     body = await read_body(request, CreateBody)
     event = body.to_event(body.name)
+    held = await _held_for_review(
+        request, "create", event.name, key, dry_run=bool(body.dry_run), event=event
+    )
+    if held is not None:
+        return held
     result = await run_in_threadpool(
         context.events.create, event, actor_of(key), dry_run=bool(body.dry_run)
     )
@@ -129,6 +166,17 @@ async def update_qualifying_event(
     key = await run_in_threadpool(authenticate, request, secret, write=True)
     body = await read_body(request, UpdateBody)
     event = body.to_event(body.name if body.name is not None else name)
+    held = await _held_for_review(
+        request,
+        "update",
+        name,
+        key,
+        dry_run=bool(body.dry_run),
+        event=event,
+        expected_revision=expected_revision(request),
+    )
+    if held is not None:
+        return held
     result = await run_in_threadpool(
         context.events.update,
         name,
@@ -147,6 +195,17 @@ async def patch_qualifying_event(
     context = context_of(request)
     key = await run_in_threadpool(authenticate, request, secret, write=True)
     body = await read_body(request, PatchBody)
+    held = await _held_for_review(
+        request,
+        "patch",
+        name,
+        key,
+        dry_run=bool(body.dry_run),
+        changes=body.to_domain_changes(),
+        expected_revision=expected_revision(request),
+    )
+    if held is not None:
+        return held
     result = await run_in_threadpool(
         context.events.patch,
         name,
@@ -164,10 +223,11 @@ async def delete_qualifying_event(
 ) -> Response:
     context = context_of(request)
     revision = expected_revision(request)
-
-    def run() -> None:
-        key = authenticate(request, secret, write=True)
-        context.events.delete(name, actor_of(key), expected_revision=revision)
-
-    await run_in_threadpool(run)
+    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    held = await _held_for_review(request, "delete", name, key, expected_revision=revision)
+    if held is not None:
+        return held
+    await run_in_threadpool(
+        context.events.delete, name, actor_of(key), expected_revision=revision
+    )
     return json_response({"message": "Qualifying event deleted successfully."})
