@@ -27,7 +27,9 @@ from qualevents.store.base import Actor, Page, Revision, Store
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
-_PATCH_ATTEMPTS = 5
+# Each failed attempt means another writer committed in between, so N concurrent PATCHes
+# need up to N attempts; 5 turned a burst of 6 into a spurious 412 without If-Match.
+_PATCH_ATTEMPTS = 50
 
 
 class Report(Protocol):
