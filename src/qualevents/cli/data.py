@@ -1,0 +1,166 @@
+"""``validate``, ``preview`` and ``daily``: definitions against the warehouse, locally
+(store and warehouse from the settings) or through a server (``--url``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from qualevents.cli.common import (
+    ApiKeyOption,
+    DatabaseUrl,
+    RemoteUrl,
+    WarehouseUrl,
+    app,
+    err,
+    fail,
+    open_local_store,
+    out,
+    settings_from,
+)
+from qualevents.errors import QualeventsError
+
+
+def _client(url: str, api_key: str | None):
+    from qualevents.client import Client
+
+    if not api_key:
+        err.print("error: --api-key (or $STATSIG_API_KEY) is required with --url")
+        raise typer.Exit(2)
+    return Client(url, api_key)
+
+
+def _print_rows(rows: list[dict[str, object]], title: str) -> None:
+    if not rows:
+        out.print(f"{title}: no rows")
+        return
+    table = Table(*rows[0].keys(), title=title)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(table)
+
+
+def _print_report(report: dict[str, object]) -> None:
+    valid = report.get("valid")
+    out.print(
+        f"valid: {'[green]yes[/green]' if valid else '[red]no[/red]'}   mode: {report.get('mode')}"
+    )
+    columns = report.get("columns") or []
+    if columns:
+        table = Table("column", "type", title="output columns")
+        for column in columns:  # type: ignore[union-attr]
+            table.add_row(str(column["name"]), str(column["type"]))
+        out.print(table)
+    for kind, colour in (("errors", "red"), ("warnings", "yellow")):
+        for item in report.get(kind) or []:  # type: ignore[union-attr]
+            where = item.get("property") or "request"
+            out.print(f"[{colour}]{kind[:-1]}[/{colour}] {where}: {item.get('errorMessage')}")
+
+
+def _local_runtime(database_url: str | None, warehouse_url: str | None):
+    from qualevents.runtime import open_warehouse_for
+    from qualevents.service import QualifyingEventService
+    from qualevents.validation import Validator
+
+    settings = settings_from(database_url=database_url, warehouse_url=warehouse_url)
+    validator = Validator(open_warehouse_for(settings))
+    return QualifyingEventService(open_local_store(database_url), validator), validator
+
+
+@app.command(rich_help_panel="Definitions and data")
+def validate(
+    path: Annotated[
+        typer.FileText, typer.Argument(help="A JSON file with the event, '-' for stdin")
+    ],
+    url: RemoteUrl = None,
+    api_key: ApiKeyOption = None,
+    database_url: DatabaseUrl = None,
+    warehouse_url: WarehouseUrl = None,
+) -> None:
+    """Check a definition as a create would (nothing is saved). Exit 1 when invalid."""
+    import json
+
+    from pydantic import ValidationError
+
+    from qualevents.api.errors import error_body, from_pydantic, render_item
+    from qualevents.api.schemas import CreateBody
+
+    raw = path.read()
+    if url:
+        try:
+            body = _client(url, api_key).validate_qualifying_event(json.loads(raw))
+        except QualeventsError as error:
+            _print_report({"valid": False, "errors": error_body(error)["errors"]})
+            raise typer.Exit(1) from None
+        _print_report(body.get("validation") or {"valid": True, "mode": "unknown"})
+        return
+    _service, validator = _local_runtime(database_url, warehouse_url)
+    try:
+        body = CreateBody.model_validate_json(raw)
+        event = body.to_event(body.name)
+        event.check()
+        report = validator.validate(event)
+    except ValidationError as exc:
+        _print_report({"valid": False, "errors": error_body(from_pydantic(exc))["errors"]})
+        raise typer.Exit(1) from None
+    except QualeventsError as error:
+        _print_report({"valid": False, "errors": error_body(error)["errors"]})
+        raise typer.Exit(1) from None
+    _print_report(report.to_dict(render_item))
+    if not report.valid:
+        raise typer.Exit(1)
+
+
+@app.command(rich_help_panel="Definitions and data")
+def preview(
+    name: Annotated[str, typer.Argument(help="The qualifying event's name")],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    days: Annotated[int, typer.Option(min=1, help="Look back this many days")] = 7,
+    url: RemoteUrl = None,
+    api_key: ApiKeyOption = None,
+    database_url: DatabaseUrl = None,
+    warehouse_url: WarehouseUrl = None,
+) -> None:
+    """Show sample rows a stored definition selects."""
+    try:
+        if url:
+            rows = _client(url, api_key).preview(name, limit=limit, days=days)
+        else:
+            service, validator = _local_runtime(database_url, warehouse_url)
+            rows = validator.preview(service.get(name).event, limit=limit, days=days)
+    except QualeventsError as error:
+        fail(error)
+    _print_rows(rows, f"{name}: preview")
+
+
+@app.command(rich_help_panel="Definitions and data")
+def daily(
+    name: Annotated[str, typer.Argument(help="The qualifying event's name")],
+    start: Annotated[str | None, typer.Option(help="First day YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day YYYY-MM-DD (default today)")] = None,
+    url: RemoteUrl = None,
+    api_key: ApiKeyOption = None,
+    database_url: DatabaseUrl = None,
+    warehouse_url: WarehouseUrl = None,
+) -> None:
+    """Events and distinct units per day, counted in the warehouse."""
+    from datetime import date, timedelta
+
+    try:
+        last = date.fromisoformat(end) if end else date.today()
+        first = date.fromisoformat(start) if start else last - timedelta(days=29)
+    except ValueError:
+        err.print("error: --start and --end take dates as YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    try:
+        if url:
+            rows = _client(url, api_key).daily(name, start=first.isoformat(), end=last.isoformat())
+        else:
+            service, validator = _local_runtime(database_url, warehouse_url)
+            rows = validator.daily(service.get(name).event, first, last)
+    except QualeventsError as error:
+        fail(error)
+    flat = [{"date": r["date"], "events": r["events"], **r.get("units", {})} for r in rows]
+    _print_rows(flat, f"{name}: daily")
