@@ -196,7 +196,7 @@ class QualifyingEventService:
         if self.store.get_event(name) is None:
             if expected_revision is not None:
                 raise PreconditionFailed(f"Qualifying event {name!r} does not exist now")
-            stored = self.store.create_event(event, actor)
+            stored = self.store.create_event(event, actor, action="restore")
         else:
             stored = self.store.replace_event(
                 event, actor, action="restore", expected_revision=expected_revision

@@ -44,7 +44,9 @@ class Revision:
 
 
 class Store(Protocol):
-    def create_event(self, event: QualifyingEvent, actor: Actor) -> StoredQualifyingEvent:
+    def create_event(
+        self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
+    ) -> StoredQualifyingEvent:
         """Insert; raises NameInUse when the name exists."""
         ...
 

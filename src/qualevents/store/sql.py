@@ -183,9 +183,11 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
 
     # -- qualifying events --------------------------------------------------------------
 
-    def create_event(self, event: QualifyingEvent, actor: Actor) -> StoredQualifyingEvent:
+    def create_event(
+        self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
+    ) -> StoredQualifyingEvent:
         with self._write() as conn:
-            return self._insert_in(conn, event, actor, "create")
+            return self._insert_in(conn, event, actor, action)
 
     def _insert_in(
         self, conn: Connection, event: QualifyingEvent, actor: Actor, action: str
