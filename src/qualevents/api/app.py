@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qualevents import __version__
 from qualevents.api.context import AppContext
 from qualevents.api.errors import error_response, from_http_status
+from qualevents.api.openapi import install_openapi
 from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.config import Settings
 from qualevents.errors import (
@@ -135,5 +136,6 @@ def create_app(
     app.include_router(reviews.router)
     app.include_router(qualifying_events.router)
     app.include_router(health.router)
+    install_openapi(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -176,3 +176,78 @@ class SettingsBody(WireModel):
 
 class RejectBody(WireModel):
     reason: str | None = Field(None, max_length=2000)
+
+
+# -- response shapes, for the OpenAPI document only (responses are built by to_wire) -------
+
+
+class QualifyingEventOut(BaseModel):
+    """A qualifying event as read: the fields that were written (others are absent)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    name: str
+    description: str
+    tags: list[str] | None = None
+    sql: str
+    timestamp_column: str
+    timestamp_as_day: bool | None = None
+    id_type_mapping: list[IdTypeMappingBody]
+    source_type: SourceType | None = None
+    table_name: str | None = None
+    date_partition_column: str | None = None
+    custom_field_mapping: list[CustomFieldMappingBody] | None = None
+    is_read_only: bool | None = None
+    is_verified: bool | None = None
+    owner: OwnerBody | None = None
+    team: str | None = None
+    team_id: str | None = Field(None, alias="teamID")
+    disable_cure: bool | None = Field(None, alias="disableCURE")
+    skip_validation: bool | None = Field(None, alias="skip_validation")
+    all_columns: list[str] | None = Field(None, alias="all_columns")
+    column_types: list[str] | None = Field(None, alias="column_types")
+
+
+class _OutModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class Pagination(_OutModel):
+    items_per_page: int
+    page_number: int
+    total_items: int
+    next_page: str | None
+    previous_page: str | None
+    all: str
+
+
+class ErrorItemOut(_OutModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    property: str
+    error_message: str
+
+
+class ErrorResponse(BaseModel):
+    status: int
+    message: str
+    errors: list[ErrorItemOut]
+
+
+class EventResponse(_OutModel):
+    message: str
+    data: QualifyingEventOut
+    validation: dict[str, Any] | None = Field(
+        None, description="The warehouse validation report (qualevents addition)"
+    )
+    dry_run: bool | None = Field(None, description="Present and true for a dry run")
+
+
+class EventListResponse(BaseModel):
+    message: str
+    data: list[QualifyingEventOut]
+    pagination: Pagination
+
+
+class MessageResponse(BaseModel):
+    message: str
