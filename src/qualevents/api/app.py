@@ -12,6 +12,7 @@ import logging
 import uuid
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +31,7 @@ from qualevents.errors import (
     InvalidRequest,
     PayloadTooLarge,
     QualeventsError,
+    StoreUnavailable,
 )
 from qualevents.keys import KeyService
 from qualevents.ratelimit import RateLimiter
@@ -41,12 +43,14 @@ log = logging.getLogger("qualevents.api")
 
 
 class GuardMiddleware:
-    """Rejects oversized bodies by Content-Length before reading them, and turns any
-    exception that escaped the handlers into a 500 in the contract's shape."""
+    """Rejects oversized bodies by Content-Length before reading them, bounds how long a
+    request may take (503 after ``timeout_s``), and turns any exception that escaped the
+    handlers into a 500 in the contract's shape."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +70,14 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            with anyio.move_on_after(self.timeout_s) as deadline:
+                await self.app(scope, receive, tracking_send)
+            if deadline.cancelled_caught and not started:
+                error = StoreUnavailable(
+                    f"The request took longer than {self.timeout_s:g} s and was abandoned",
+                    [ErrorItem((), "Request timed out; retry, or narrow the request")],
+                )
+                await error_response(error)(scope, receive, send)
         except Exception:
             incident = uuid.uuid4().hex[:12]
             log.exception("unhandled error (incident %s)", incident)
@@ -137,5 +148,9 @@ def create_app(
     app.include_router(qualifying_events.router)
     app.include_router(health.router)
     install_openapi(app)
-    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        timeout_s=settings.request_timeout_s,
+    )
     return app

@@ -6,12 +6,16 @@ Imports ``config``, ``errors``, ``models``, ``keys``, ``service``, ``store``, ``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 from fastapi import Request
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
@@ -41,6 +45,7 @@ API_KEY_HEADER = "STATSIG-API-KEY"
 api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +59,14 @@ class AppContext:
     warehouse: Any = None
     validator: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking work (store, warehouse) in the thread pool. The request's deadline may
+    abandon the wait; the thread then finishes on its own and its result is dropped."""
+    return await anyio.to_thread.run_sync(
+        functools.partial(function, *args, **kwargs), abandon_on_cancel=True
+    )
 
 
 def context_of(request: Request) -> AppContext:

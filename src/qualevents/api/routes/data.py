@@ -9,12 +9,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from qualevents.api.context import (
     api_key_header,
     authenticate,
+    blocking,
     check_api_version,
     context_of,
     json_response,
@@ -83,7 +83,7 @@ async def preview(
         event = context.events.get(name).event
         return _validator(request).preview(event, limit=rows, days=lookback)
 
-    data = await run_in_threadpool(run)
+    data = await blocking(run)
     return json_response({"message": "Qualifying event previewed successfully.", "data": data})
 
 
@@ -110,5 +110,5 @@ async def daily(
         event = context.events.get(name).event
         return _validator(request).daily(event, first, last)
 
-    data = await run_in_threadpool(run)
+    data = await blocking(run)
     return json_response({"message": "Daily counts computed successfully.", "data": data})

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from qualevents import __version__
-from qualevents.api.context import context_of, json_response
+from qualevents.api.context import blocking, context_of, json_response
 
 router = APIRouter(tags=["qualevents"])
 
@@ -15,6 +14,6 @@ router = APIRouter(tags=["qualevents"])
 @router.get("/-/health", summary="Liveness and store reachability (no key needed)")
 async def health(request: Request) -> Response:
     context = context_of(request)
-    await run_in_threadpool(context.store.ping)
+    await blocking(context.store.ping)
     warehouse = getattr(context.warehouse, "NAME", None) if context.warehouse else "none"
     return json_response({"status": "ok", "version": __version__, "warehouse": warehouse})

@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from qualevents.api.context import (
     actor_of,
     api_key_header,
     authenticate,
+    blocking,
     check_api_version,
     context_of,
     etag,
@@ -105,7 +105,7 @@ async def list_revisions(
             ),
         }
 
-    return json_response(await run_in_threadpool(run))
+    return json_response(await blocking(run))
 
 
 @router.get(BASE + "/{name}/-/revisions/{number}", summary="One revision of an event")
@@ -118,7 +118,7 @@ async def read_revision(
         authenticate(request, secret)
         return context.events.revision(name, number)
 
-    revision = await run_in_threadpool(run)
+    revision = await blocking(run)
     return json_response(
         {"message": "Revision read successfully.", "data": revision_to_wire(revision)}
     )
@@ -138,7 +138,7 @@ async def restore_revision(
         key = authenticate(request, secret, write=True)
         return context.events.restore(name, number, actor_of(key), expected_revision=revision)
 
-    result = await run_in_threadpool(run)
+    result = await blocking(run)
     return json_response(
         {
             "message": f"Qualifying event restored from revision {number}.",
@@ -222,4 +222,4 @@ async def audit_logs(
             ),
         }
 
-    return json_response(await run_in_threadpool(run))
+    return json_response(await blocking(run))

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from qualevents.api.context import (
     actor_of,
     api_key_header,
     authenticate,
+    blocking,
     check_api_version,
     context_of,
     etag,
@@ -94,7 +94,7 @@ async def _held_for_review(
             return None
         return reviews.submit(action, name, actor_of(key), **change)
 
-    held = await run_in_threadpool(run)
+    held = await blocking(run)
     if held is None:
         return None
     return json_response({"message": HELD_MESSAGE, "data": change_request_to_wire(held)}, 202)
@@ -119,7 +119,7 @@ async def list_qualifying_events(
             "pagination": pagination(BASE, number, size, found.total),
         }
 
-    return json_response(await run_in_threadpool(run))
+    return json_response(await blocking(run))
 
 
 @router.post("", summary="Create a qualifying event", status_code=201)
@@ -127,7 +127,7 @@ async def create_qualifying_event(
     request: Request, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    key = await blocking(authenticate, request, secret, write=True)
     body = await read_body(request, CreateBody)
     event = body.to_event(body.name)
     held = await _held_for_review(
@@ -135,7 +135,7 @@ async def create_qualifying_event(
     )
     if held is not None:
         return held
-    result = await run_in_threadpool(
+    result = await blocking(
         context.events.create, event, actor_of(key), dry_run=bool(body.dry_run)
     )
     return _write_response(result, "Qualifying event created successfully.", 201)
@@ -151,7 +151,7 @@ async def read_qualifying_event(
         authenticate(request, secret)
         return context.events.get(name)
 
-    stored = await run_in_threadpool(run)
+    stored = await blocking(run)
     return json_response(
         {"message": "Qualifying event read successfully.", "data": event_to_wire(stored.event)},
         headers={"ETag": etag(stored.revision)},
@@ -163,7 +163,7 @@ async def update_qualifying_event(
     request: Request, name: str, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    key = await blocking(authenticate, request, secret, write=True)
     body = await read_body(request, UpdateBody)
     event = body.to_event(body.name if body.name is not None else name)
     held = await _held_for_review(
@@ -177,7 +177,7 @@ async def update_qualifying_event(
     )
     if held is not None:
         return held
-    result = await run_in_threadpool(
+    result = await blocking(
         context.events.update,
         name,
         event,
@@ -193,7 +193,7 @@ async def patch_qualifying_event(
     request: Request, name: str, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    key = await blocking(authenticate, request, secret, write=True)
     body = await read_body(request, PatchBody)
     held = await _held_for_review(
         request,
@@ -206,7 +206,7 @@ async def patch_qualifying_event(
     )
     if held is not None:
         return held
-    result = await run_in_threadpool(
+    result = await blocking(
         context.events.patch,
         name,
         body.to_domain_changes(),
@@ -223,11 +223,11 @@ async def delete_qualifying_event(
 ) -> Response:
     context = context_of(request)
     revision = expected_revision(request)
-    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    key = await blocking(authenticate, request, secret, write=True)
     held = await _held_for_review(request, "delete", name, key, expected_revision=revision)
     if held is not None:
         return held
-    await run_in_threadpool(
+    await blocking(
         context.events.delete, name, actor_of(key), expected_revision=revision
     )
     return json_response({"message": "Qualifying event deleted successfully."})

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from qualevents.api.context import (
     actor_of,
     api_key_header,
     authenticate,
+    blocking,
     check_api_version,
     context_of,
     json_response,
@@ -42,7 +42,7 @@ async def read_settings(request: Request, secret: str | None = Depends(api_key_h
         authenticate(request, secret)
         return context.reviews.settings()
 
-    values = await run_in_threadpool(run)
+    values = await blocking(run)
     return json_response(
         {"message": "Settings read successfully.", "data": _settings_to_wire(values)}
     )
@@ -53,7 +53,7 @@ async def update_settings(
     request: Request, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    await run_in_threadpool(authenticate, request, secret, write=True)
+    await blocking(authenticate, request, secret, write=True)
     body = await read_body(request, SettingsBody)
 
     def run() -> dict[str, str]:
@@ -61,7 +61,7 @@ async def update_settings(
             context.reviews.set_reviews_required(body.require_reviews)
         return context.reviews.settings()
 
-    values = await run_in_threadpool(run)
+    values = await blocking(run)
     return json_response(
         {"message": "Settings updated successfully.", "data": _settings_to_wire(values)}
     )
@@ -96,7 +96,7 @@ async def list_change_requests(
             ),
         }
 
-    return json_response(await run_in_threadpool(run))
+    return json_response(await blocking(run))
 
 
 @router.get("/change_requests/{request_id}", summary="One change request")
@@ -109,7 +109,7 @@ async def read_change_request(
         authenticate(request, secret)
         return context.reviews.get(request_id)
 
-    found = await run_in_threadpool(run)
+    found = await blocking(run)
     return json_response(
         {"message": "Change request read successfully.", "data": change_request_to_wire(found)}
     )
@@ -125,7 +125,7 @@ async def approve_change_request(
         key = authenticate(request, secret, write=True)
         return context.reviews.approve(request_id, actor_of(key))
 
-    decided = await run_in_threadpool(run)
+    decided = await blocking(run)
     return json_response(
         {
             "message": "Change request approved and applied.",
@@ -139,12 +139,12 @@ async def reject_change_request(
     request: Request, request_id: int, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await run_in_threadpool(authenticate, request, secret, write=True)
+    key = await blocking(authenticate, request, secret, write=True)
     reason = None
     length = request.headers.get("content-length", "0")
     if not length.isdigit() or int(length) > 0:
         reason = (await read_body(request, RejectBody)).reason
-    decided = await run_in_threadpool(context.reviews.reject, request_id, actor_of(key), reason)
+    decided = await blocking(context.reviews.reject, request_id, actor_of(key), reason)
     return json_response(
         {"message": "Change request rejected.", "data": change_request_to_wire(decided)}
     )
