@@ -36,6 +36,15 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo data set into the embedded DuckDB")
     ] = False,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="Per-key limit: off (default), statsig (100/10s and 900/15min) or "
+            "N/SECONDS[,N/SECONDS...]",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
     """Run the HTTP API (migrates the database first)."""
@@ -45,9 +54,15 @@ def serve(
     from qualevents.store.sql import create_engine_for
 
     settings = settings_from(
-        database_url=database_url, warehouse_url=warehouse_url, demo=demo or None
+        database_url=database_url,
+        warehouse_url=warehouse_url,
+        demo=demo or None,
+        rate_limit=rate_limit,
     )
     try:
+        from qualevents.ratelimit import parse_rules
+
+        parse_rules(settings.rate_limit)
         engine = create_engine_for(settings.database_url)
         upgrade(engine)
         engine.dispose()
@@ -61,6 +76,7 @@ def serve(
     # Workers are separate processes: hand them the settings through the environment.
     os.environ["QUALEVENTS_DATABASE_URL"] = settings.database_url
     os.environ["QUALEVENTS_WAREHOUSE_URL"] = settings.warehouse_url
+    os.environ["QUALEVENTS_RATE_LIMIT"] = settings.rate_limit
     os.environ["QUALEVENTS_DEMO"] = "false"  # loaded once above, not per worker
     err.print(
         f"qualevents on http://{host}:{port}  database {mask_url(settings.database_url)}  "
