@@ -1,0 +1,258 @@
+"""Validation of a qualifying event against its warehouse, and looking at its data
+(preview, daily counts). Composes ``sql`` and ``warehouse``; imports ``models``, ``errors``,
+``sql`` and ``warehouse`` only.
+
+The pipeline of :meth:`Validator.validate`: macros -> parse in the warehouse's dialect ->
+read-only guard -> the effective query -> the output schema -> checks. The schema comes from
+the warehouse (a zero-row query: ``mode="warehouse"``), from the definition itself when it
+says ``skip_validation`` with ``all_columns``/``column_types`` (``"declared"``), or from the
+SQL text when there is no warehouse or it cannot be reached (``"static"``, always with a
+warning saying so). Errors block a write; warnings are returned beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from sqlglot import exp
+
+from qualevents.errors import (
+    ErrorItem,
+    SQLInvalid,
+    WarehouseError,
+    WarehouseUnavailable,
+)
+from qualevents.models import QualifyingEvent
+from qualevents.sql.checks import ColumnIndex, check_event
+from qualevents.sql.macros import DateRange
+from qualevents.sql.queries import daily_query, effective_query, preview_query, unit_alias
+from qualevents.sql.schema import Column, infer_schema, normalize_type
+from qualevents.warehouse.base import Warehouse
+
+Mode = Literal["warehouse", "static", "declared"]
+DEFAULT_DIALECT = "duckdb"
+# The days macros stand for while validating: any real range will do, since the schema
+# probe reads no rows.
+VALIDATION_DAYS = 7
+
+
+def render_item_default(item: ErrorItem) -> dict[str, Any]:
+    """A plain rendering of an item (the API supplies its own, Statsig-shaped one)."""
+    return {"property": ".".join(map(str, item.loc)), "errorMessage": item.message, **item.extra}
+
+
+@dataclass
+class ValidationReport:
+    valid: bool
+    errors: list[ErrorItem] = field(default_factory=list)
+    warnings: list[ErrorItem] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    mode: Mode = "static"
+    compiled_sql: str = ""
+
+    def to_dict(
+        self, render_item: Callable[[ErrorItem], dict[str, Any]] = render_item_default
+    ) -> dict[str, Any]:
+        """The wire form (camelCase keys); ``render_item`` renders each error and warning."""
+        return {
+            "valid": self.valid,
+            "errors": [render_item(item) for item in self.errors],
+            "warnings": [render_item(item) for item in self.warnings],
+            "columns": [column.to_dict() for column in self.columns],
+            "mode": self.mode,
+            "compiledSql": self.compiled_sql,
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON can carry it: ISO dates and timestamps, floats for decimals."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+class Validator:
+    """Checks definitions against ``warehouse`` (None: statically) in its dialect."""
+
+    def __init__(self, warehouse: Warehouse | None, dialect: str | None = None) -> None:
+        self.warehouse = warehouse
+        self.dialect = dialect or (warehouse.DIALECT if warehouse else DEFAULT_DIALECT)
+
+    # -- validate -----------------------------------------------------------------------
+
+    def validate(self, event: QualifyingEvent, *, today: date | None = None) -> ValidationReport:
+        """Every problem of ``event`` against its warehouse; never raises for a bad
+        definition (the report lists the problems)."""
+        today = today or date.today()
+        window = DateRange(today - timedelta(days=VALIDATION_DAYS - 1), today)
+        try:
+            query = effective_query(event, self.dialect, window)
+        except SQLInvalid as error:
+            return ValidationReport(False, list(error.errors), mode=self._mode_for(event))
+        compiled = query.sql(dialect=self.dialect)
+        warnings: list[ErrorItem] = []
+        declared = event.declared_schema
+        complete = True
+        if declared is not None:
+            mode: Mode = "declared"
+            columns = [Column(n, normalize_type(t, self.dialect), t) for n, t in declared]
+            warnings.append(
+                ErrorItem(
+                    (),
+                    "skip_validation is set: the SQL was parsed and checked against the declared "
+                    "all_columns/column_types, not run on the warehouse",
+                )
+            )
+        else:
+            try:
+                mode, columns, complete, notes = self._schema(query)
+            except SQLInvalid as error:
+                return ValidationReport(
+                    False, list(error.errors), mode="warehouse", compiled_sql=compiled
+                )
+            warnings += notes
+        found = check_event(event, columns, self.dialect, complete=complete)
+        return ValidationReport(
+            valid=not found.errors,
+            errors=found.errors,
+            warnings=warnings + found.warnings,
+            columns=columns,
+            mode=mode,
+            compiled_sql=compiled,
+        )
+
+    def _mode_for(self, event: QualifyingEvent) -> Mode:
+        if event.declared_schema is not None:
+            return "declared"
+        return "warehouse" if self.warehouse is not None else "static"
+
+    def _schema(self, query: exp.Query) -> tuple[Mode, list[Column], bool, list[ErrorItem]]:
+        """(mode, columns, complete, warnings) from the warehouse, or from the SQL text."""
+        notes: list[ErrorItem] = []
+        if self.warehouse is not None:
+            try:
+                return "warehouse", self.warehouse.describe(query), True, notes
+            except SQLInvalid:
+                raise
+            except WarehouseError as error:
+                notes.append(
+                    ErrorItem(
+                        (),
+                        f"The warehouse could not be asked ({error.message}); the SQL was "
+                        "checked statically instead",
+                    )
+                )
+        else:
+            notes.append(
+                ErrorItem(
+                    (),
+                    "No warehouse is configured: the SQL was checked statically (syntax, "
+                    "read-only, the columns its SELECT names), not run",
+                )
+            )
+        inferred = infer_schema(query, self.dialect)
+        if not inferred.complete:
+            notes.append(
+                ErrorItem(
+                    ("sql",),
+                    "The query selects * (or a table source), so its columns are unknown "
+                    "without a warehouse; column checks were skipped where they need them",
+                )
+            )
+        return "static", inferred.columns, inferred.complete, notes
+
+    # -- data ---------------------------------------------------------------------------
+
+    def _require_warehouse(self) -> Warehouse:
+        if self.warehouse is None:
+            message = "No warehouse is configured; preview and daily need one"
+            raise WarehouseUnavailable(message, [ErrorItem((), message)])
+        return self.warehouse
+
+    def _timestamp_type(
+        self, warehouse: Warehouse, query: exp.Query, event: QualifyingEvent
+    ) -> str:
+        """The type of the event's timestamp column; SQLInvalid when it is missing."""
+        columns = warehouse.describe(query)
+        name = (event.timestamp_column or "").strip()
+        index = ColumnIndex(columns, self.dialect)
+        column = index.find(name)
+        if column is None:
+            message = index.missing(f"timestampColumn {name!r}", name)
+            raise SQLInvalid(message, [ErrorItem(("timestamp_column",), message)])
+        for i, mapping in enumerate(event.id_type_mapping or []):
+            if index.find(mapping.column) is None:
+                message = index.missing(f"idTypeMapping column {mapping.column!r}", mapping.column)
+                raise SQLInvalid(message, [ErrorItem(("id_type_mapping", i, "column"), message)])
+        return column.type
+
+    def preview(
+        self,
+        event: QualifyingEvent,
+        *,
+        limit: int = 20,
+        days: int = 7,
+        today: date | None = None,
+    ) -> list[dict[str, Any]]:
+        """The latest ``limit`` rows of the last ``days`` days (today included): unit ids,
+        timestamp and custom fields, JSON-safe."""
+        warehouse = self._require_warehouse()
+        today = today or date.today()
+        since = today - timedelta(days=max(1, days) - 1)
+        query = effective_query(event, self.dialect, DateRange(since, today))
+        ts_type = self._timestamp_type(warehouse, query, event)
+        sql = preview_query(
+            event, query, self.dialect, limit=limit, since=since, until=today, ts_type=ts_type
+        ).sql(dialect=self.dialect)
+        return [jsonable(row) for row in warehouse.sample(sql, limit)]
+
+    def daily(self, event: QualifyingEvent, start: date, end: date) -> list[dict[str, Any]]:
+        """Per day with events from ``start`` to ``end``: ``{"date", "events", "units":
+        {statsigUnitID: distinct units}}``, counted in the warehouse."""
+        warehouse = self._require_warehouse()
+        query = effective_query(event, self.dialect, DateRange(start, end))
+        ts_type = self._timestamp_type(warehouse, query, event)
+        sql = daily_query(event, query, self.dialect, start=start, end=end, ts_type=ts_type).sql(
+            dialect=self.dialect
+        )
+        result = []
+        for row in warehouse.query(sql):
+            day = row["day"]
+            result.append(
+                {
+                    "date": day.isoformat()[:10] if isinstance(day, date) else str(day)[:10],
+                    "events": int(row["events"]),
+                    "units": {
+                        m.statsig_unit_id: int(row[unit_alias(i)])
+                        for i, m in enumerate(event.id_type_mapping or [])
+                    },
+                }
+            )
+        return result
+
+    def compile(self, event: QualifyingEvent, start: date, end: date) -> str:
+        """The effective query for the days ``start`` .. ``end``, in the dialect."""
+        return effective_query(event, self.dialect, DateRange(start, end)).sql(dialect=self.dialect)

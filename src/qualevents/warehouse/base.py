@@ -1,0 +1,247 @@
+"""The warehouse adapter contract: :class:`Warehouse` (NAME, DIALECT, capability flags,
+``describe``, ``sample``, ``query``, ``close``, ``translate_errors``) and the DB-API 2.0
+plumbing most drivers share. Imports ``errors`` and ``sql`` only.
+
+An adapter connects lazily (opening one never touches the network), runs nothing but a
+single read-only query (the guard in ``sql.parse`` runs before every statement, whatever
+the warehouse itself enforces), applies a statement timeout and reads at most ``row_cap``
+rows. Driver exceptions never leave an adapter: ``translate_errors`` turns them into
+WarehouseTimeout, WarehouseUnavailable, SQLInvalid (the warehouse rejected the query) or
+WarehouseError, with credentials, URLs and server paths scrubbed from the message.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, ClassVar
+
+from sqlglot import exp
+
+from qualevents.errors import (
+    ConfigurationError,
+    ErrorItem,
+    QualeventsError,
+    SQLInvalid,
+    WarehouseError,
+    WarehouseTimeout,
+    WarehouseUnavailable,
+)
+from qualevents.sql.parse import ensure_read_only, parse_query
+from qualevents.sql.queries import schema_probe
+from qualevents.sql.schema import Column, normalize_type
+
+Row = dict[str, Any]
+_URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+_PATH_RE = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
+MAX_MESSAGE = 500
+
+
+def missing_driver(extra: str, module: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"The {extra} warehouse needs its driver ({module}): pip install 'qualevents[{extra}]'",
+        [ErrorItem((), f"Install the driver with: pip install 'qualevents[{extra}]'")],
+    )
+
+
+class Warehouse(ABC):
+    """One warehouse connection. Subclasses set the class attributes and implement
+    ``_describe`` and ``_fetch``; ``translate_errors`` maps their driver's exceptions."""
+
+    NAME: ClassVar[str]
+    DIALECT: ClassVar[str]
+    EXTRA: ClassVar[str | None] = None  # the pip extra that installs the driver
+    SUPPORTS_READ_ONLY_TRANSACTION: ClassVar[bool] = False
+    SUPPORTS_STATEMENT_TIMEOUT: ClassVar[bool] = False
+
+    def __init__(self, *, timeout_s: float = 30.0, row_cap: int = 10_000) -> None:
+        self.timeout_s = timeout_s
+        self.row_cap = row_cap
+        self._secrets: list[str] = []
+        self._lock = threading.RLock()
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> Warehouse:
+        """The adapter for a warehouse URL (``scheme://...``); connects lazily."""
+
+    # -- the contract -----------------------------------------------------------------
+
+    def describe(self, sql: str | exp.Query) -> list[Column]:
+        """The output columns of the query ``sql``, read from a zero-row query
+        (``SELECT * FROM (sql) AS s LIMIT 0``: no data is scanned)."""
+        query = parse_query(sql, self.DIALECT) if isinstance(sql, str) else sql
+        probe = self.probe_sql(query)
+        ensure_read_only(probe, self.DIALECT)
+        with self.translate_errors():
+            described = self._describe(probe)
+        return [Column(name, normalize_type(raw, self.DIALECT), raw) for name, raw in described]
+
+    def sample(self, sql: str, limit: int) -> list[Row]:
+        """At most ``limit`` (and never more than ``row_cap``) rows of ``sql``."""
+        return self._rows(sql, max(0, min(limit, self.row_cap)))
+
+    def query(self, sql: str) -> list[Row]:
+        """The rows of ``sql``, at most ``row_cap`` of them."""
+        return self._rows(sql, self.row_cap)
+
+    def close(self) -> None:  # noqa: B027 - adapters without a connection have nothing to do
+        """Release the connection (the adapter reconnects if used again)."""
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Driver exceptions in the block become qualevents errors."""
+        try:
+            yield
+        except QualeventsError:
+            raise
+        except Exception as error:
+            translated = self.translate(error)
+            if isinstance(translated, WarehouseUnavailable):
+                with suppress(Exception):  # reconnect on the next call
+                    self.close()
+            raise translated from None
+
+    # -- for subclasses ---------------------------------------------------------------
+
+    def probe_sql(self, query: exp.Query) -> str:
+        """The zero-row query that reveals ``query``'s columns, in this dialect."""
+        return schema_probe(query).sql(dialect=self.DIALECT)
+
+    def _rows(self, sql: str, limit: int) -> list[Row]:
+        ensure_read_only(sql, self.DIALECT)
+        with self.translate_errors():
+            names, rows = self._fetch(sql, limit)
+        return [dict(zip(names, row, strict=False)) for row in rows]
+
+    @abstractmethod
+    def _describe(self, sql: str) -> list[tuple[str, str]]:
+        """(name, the warehouse's type name) of each output column of ``sql``."""
+
+    @abstractmethod
+    def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
+        """Column names and at most ``limit`` rows of ``sql``."""
+
+    def translate(self, error: Exception) -> QualeventsError:
+        """The qualevents error for a driver exception. The default reads the exception's
+        class name; adapters refine it."""
+        kind = type(error).__name__.lower()
+        message = self.scrub(str(error))
+        if "timeout" in kind or "cancel" in kind or "interrupt" in kind:
+            return self.timeout_error()
+        if "operational" in kind or "connect" in kind or "interface" in kind:
+            return self.unavailable_error(message)
+        if "programming" in kind or "syntax" in kind:
+            return self.rejected_error(message)
+        return WarehouseError(
+            f"The {self.NAME} warehouse failed: {message}", [ErrorItem((), message)]
+        )
+
+    def timeout_error(self) -> WarehouseTimeout:
+        message = f"The {self.NAME} query ran longer than the {self.timeout_s:g} s timeout"
+        return WarehouseTimeout(message, [ErrorItem((), message)])
+
+    def unavailable_error(self, detail: str = "") -> WarehouseUnavailable:
+        message = f"The {self.NAME} warehouse cannot be reached"
+        if detail:
+            message = f"{message}: {detail}"
+        return WarehouseUnavailable(message, [ErrorItem((), message)])
+
+    def rejected_error(self, detail: str) -> SQLInvalid:
+        message = f"The {self.NAME} warehouse rejected the query: {detail}"
+        return SQLInvalid(message, [ErrorItem(("sql",), message)])
+
+    def add_secret(self, *values: str | None) -> None:
+        """Values never to appear in a message (passwords, tokens, paths, the URL)."""
+        self._secrets.extend(v for v in values if v and len(v) >= 3)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without secrets, URLs or paths, and without the echo of the query (the
+        ``LINE 1: ...`` part of PostgreSQL and DuckDB messages); hints are kept."""
+        kept = []
+        for line in text.splitlines():
+            if line.lstrip().startswith("LINE "):
+                break
+            kept.append(line)
+        kept += [line for line in text.splitlines() if line.lstrip().startswith("HINT")]
+        text = "\n".join(kept) or text
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        text = _URL_RE.sub("<url>", text)
+        text = _PATH_RE.sub("<path>", text)
+        text = " ".join(text.split())
+        return text[:MAX_MESSAGE]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.NAME}>"
+
+
+class DBAPIWarehouse(Warehouse):
+    """A warehouse reached through a DB-API 2.0 driver: one lazily opened connection,
+    statements run one at a time on fresh cursors. Subclasses implement ``_connect`` and
+    may list ``_session_statements`` (timeouts, read-only) run once per connection."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        row_cap: int = 10_000,
+        connection: Any = None,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s, row_cap=row_cap)
+        # ``connection`` is for tests: an object with the DB-API ``cursor()`` and ``close()``.
+        self._connection = connection
+
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new driver connection (the driver module is imported here, lazily)."""
+
+    def _session_statements(self) -> list[str]:
+        return []
+
+    def connection(self) -> Any:
+        with self._lock:
+            if self._connection is None:
+                with self.translate_errors():
+                    connection = self._connect()
+                    cursor = connection.cursor()
+                    try:
+                        for statement in self._session_statements():
+                            cursor.execute(statement)
+                    finally:
+                        cursor.close()
+                self._connection = connection
+            return self._connection
+
+    def _describe(self, sql: str) -> list[tuple[str, str]]:
+        with self._lock:
+            cursor = self.connection().cursor()
+            try:
+                cursor.execute(sql)
+                return [(d[0], self._type_name(d[1])) for d in cursor.description or []]
+            finally:
+                cursor.close()
+
+    def _type_name(self, type_code: Any) -> str:
+        return str(type_code) if type_code is not None else ""
+
+    def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
+        with self._lock:
+            cursor = self.connection().cursor()
+            try:
+                cursor.execute(sql)
+                names = [d[0] for d in cursor.description or []]
+                rows = cursor.fetchmany(limit) if limit > 0 else []
+                return names, rows
+            finally:
+                cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            with suppress(Exception):  # closing a broken connection is best-effort
+                connection.close()
