@@ -122,7 +122,7 @@ class QualifyingEvent(_Part):
             if not (self.table_name or "").strip():
                 found.append(ErrorItem(("table_name",), "Required when sourceType is 'table'"))
         else:
-            if not (self.sql or "").strip():
+            if self.sql is not None and not self.sql.strip():
                 found.append(ErrorItem(("sql",), "Must not be empty when sourceType is 'query'"))
             if self.date_partition_column is not None:
                 found.append(

@@ -84,6 +84,10 @@ class QualifyingEventService:
     def list(self, page: int, limit: int) -> Page[StoredQualifyingEvent]:
         return self.store.list_events((page - 1) * limit, limit)
 
+    def list_documents(self, page: int, limit: int) -> Page[dict[str, Any]]:
+        """As ``list``, each event as its document (``QualifyingEvent.to_document()``)."""
+        return self.store.list_event_documents((page - 1) * limit, limit)
+
     # -- writes -------------------------------------------------------------------------
 
     def create(self, event: QualifyingEvent, actor: Actor, *, dry_run: bool = False) -> WriteResult:
@@ -107,9 +111,9 @@ class QualifyingEventService:
     ) -> WriteResult:
         """Replace the definition: fields the body leaves out become unset, except ``owner``,
         which is kept (it records who is accountable, not what the source is)."""
+        current = self.store.get_event_or_raise(name)
         if event.name != name:
             raise ValidationFailed(errors=[_immutable_name(name, event.name)])
-        current = self.store.get_event_or_raise(name)
         _check_expected(current, expected_revision)
         if event.owner is None and current.event.owner is not None:
             event = event.model_copy(update={"owner": current.event.owner})
@@ -126,6 +130,7 @@ class QualifyingEventService:
     ) -> WriteResult:
         """Change only the fields in ``changes`` (snake_case); ``None`` unsets a field."""
         if "name" in changes and changes["name"] != name:
+            self.store.get_event_or_raise(name)  # an unknown name is a 404 first
             raise ValidationFailed(errors=[_immutable_name(name, changes["name"])])
         for attempt in range(_PATCH_ATTEMPTS):
             current = self.store.get_event_or_raise(name)

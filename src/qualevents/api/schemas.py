@@ -117,10 +117,14 @@ def wire_name(name: str) -> str:
 
 def to_wire(value: Any) -> Any:
     """Rename a stored document's keys (recursively) to their wire names."""
+    # Scalars are copied without a call each: a list page renames thousands of keys.
     if isinstance(value, dict):
-        return {wire_name(key): to_wire(item) for key, item in value.items()}
+        return {
+            WIRE_NAMES.get(key, key): to_wire(item) if isinstance(item, dict | list) else item
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [to_wire(item) for item in value]
+        return [to_wire(item) if isinstance(item, dict | list) else item for item in value]
     return value
 
 

@@ -35,6 +35,7 @@ from qualevents.api.schemas import (
     UpdateBody,
     change_request_to_wire,
     event_to_wire,
+    to_wire,
 )
 from qualevents.models import ApiKey
 from qualevents.service import WriteResult
@@ -107,15 +108,15 @@ async def list_qualifying_events(
     page: str | None = Query(None, description="Page number, from 1"),
     secret: str | None = Depends(api_key_header),
 ) -> Response:
-    size, number = page_params(limit, page)
     context = context_of(request)
 
     def run() -> dict[str, Any]:
         authenticate(request, secret)
-        found = context.events.list(number, size)
+        size, number = page_params(limit, page)
+        found = context.events.list_documents(number, size)
         return {
             "message": "Qualifying events listed successfully.",
-            "data": [event_to_wire(stored.event) for stored in found.items],
+            "data": [to_wire(document) for document in found.items],
             "pagination": pagination(BASE, number, size, found.total),
         }
 
@@ -222,8 +223,8 @@ async def delete_qualifying_event(
     request: Request, name: str, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    revision = expected_revision(request)
     key = await blocking(authenticate, request, secret, write=True)
+    revision = expected_revision(request)
     held = await _held_for_review(request, "delete", name, key, expected_revision=revision)
     if held is not None:
         return held
