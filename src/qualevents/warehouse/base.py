@@ -12,12 +12,14 @@ WarehouseError, with credentials, URLs and server paths scrubbed from the messag
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from sqlglot import exp
 
@@ -38,13 +40,39 @@ Row = dict[str, Any]
 _URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 _PATH_RE = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
 MAX_MESSAGE = 500
+_TIMEOUT_KINDS = ("timeout", "deadline", "cancel", "interrupt")
+_UNAVAILABLE_KINDS = (
+    "operational",
+    "connect",
+    "interface",
+    "forbidden",
+    "unauthorized",
+    "unauthenticated",
+    "permissiondenied",
+    "serviceunavailable",
+    "auth",
+)
+_REJECTED_KINDS = ("programming", "syntax", "badrequest", "notfound", "dataerror", "query")
 
 
-def missing_driver(extra: str, module: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"The {extra} warehouse needs its driver ({module}): pip install 'qualevents[{extra}]'",
-        [ErrorItem((), f"Install the driver with: pip install 'qualevents[{extra}]'")],
-    )
+def missing_driver(extra: str, package: str) -> ConfigurationError:
+    message = f"The {extra} warehouse needs {package}: pip install 'qualevents[{extra}]'"
+    return ConfigurationError(message, [ErrorItem(("warehouse_url",), message)])
+
+
+def import_driver(module: str, extra: str, package: str) -> Any:
+    """The driver module, imported now (adapters import lazily); ConfigurationError naming
+    the pip extra when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise missing_driver(extra, package) from None
+
+
+def url_parts(url: str) -> tuple[SplitResult, dict[str, str]]:
+    """The parts of a warehouse URL and its query options (last value wins)."""
+    parts = urlsplit(url)
+    return parts, {key: values[-1] for key, values in parse_qs(parts.query).items()}
 
 
 class Warehouse(ABC):
@@ -127,14 +155,15 @@ class Warehouse(ABC):
 
     def translate(self, error: Exception) -> QualeventsError:
         """The qualevents error for a driver exception. The default reads the exception's
-        class name; adapters refine it."""
+        class name (the DB-API names, google-api-core's) and the message; adapters refine it."""
         kind = type(error).__name__.lower()
         message = self.scrub(str(error))
-        if "timeout" in kind or "cancel" in kind or "interrupt" in kind:
+        lowered = message.lower()
+        if any(word in kind for word in _TIMEOUT_KINDS) or "timeout" in lowered.replace(" ", ""):
             return self.timeout_error()
-        if "operational" in kind or "connect" in kind or "interface" in kind:
+        if any(word in kind for word in _UNAVAILABLE_KINDS):
             return self.unavailable_error(message)
-        if "programming" in kind or "syntax" in kind:
+        if any(word in kind for word in _REJECTED_KINDS):
             return self.rejected_error(message)
         return WarehouseError(
             f"The {self.NAME} warehouse failed: {message}", [ErrorItem((), message)]

@@ -1,0 +1,104 @@
+"""Google BigQuery, through google-cloud-bigquery (``pip install 'qualevents[bigquery]'``).
+Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when first used.
+
+URL: ``bigquery://project[/dataset]?location=US&credentials_path=/path/key.json`` (without
+``credentials_path``, Application Default Credentials). ``describe`` is a dry run: BigQuery
+returns the schema and scans (and bills) nothing. Queries carry ``job_timeout_ms``; give the
+service account only ``roles/bigquery.dataViewer`` and ``jobUser``; the read-only guard
+runs before every statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote
+
+from qualevents.warehouse.base import Warehouse, import_driver, url_parts
+
+
+class BigQueryWarehouse(Warehouse):
+    NAME = "bigquery"
+    DIALECT = "bigquery"
+    EXTRA = "bigquery"
+    SUPPORTS_READ_ONLY_TRANSACTION = False
+    SUPPORTS_STATEMENT_TIMEOUT = True
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        dataset: str | None = None,
+        location: str | None = None,
+        credentials_path: str | None = None,
+        timeout_s: float = 30.0,
+        row_cap: int = 10_000,
+        client: Any = None,
+        driver: Any = None,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s, row_cap=row_cap)
+        self.project, self.dataset, self.location = project, dataset, location
+        self.credentials_path = credentials_path
+        self.add_secret(credentials_path)
+        # ``client`` and ``driver`` (the google.cloud.bigquery module) are for tests.
+        self._client, self._driver = client, driver
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> BigQueryWarehouse:
+        parts, options = url_parts(url)
+        path = [unquote(p) for p in parts.path.split("/") if p]
+        return cls(
+            project=parts.hostname or None,
+            dataset=path[0] if path else None,
+            location=options.get("location"),
+            credentials_path=options.get("credentials_path"),
+            timeout_s=timeout_s,
+            row_cap=row_cap,
+        )
+
+    def driver(self) -> Any:
+        if self._driver is None:
+            self._driver = import_driver(
+                "google.cloud.bigquery", "bigquery", "google-cloud-bigquery"
+            )
+        return self._driver
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                bigquery = self.driver()
+                with self.translate_errors():
+                    if self.credentials_path:
+                        self._client = bigquery.Client.from_service_account_json(
+                            self.credentials_path, project=self.project, location=self.location
+                        )
+                    else:
+                        self._client = bigquery.Client(project=self.project, location=self.location)
+            return self._client
+
+    def _job_config(self, **options: Any) -> Any:
+        bigquery = self.driver()
+        if self.dataset and self.project:
+            options["default_dataset"] = f"{self.project}.{self.dataset}"
+        return bigquery.QueryJobConfig(labels={"tool": "qualevents"}, **options)
+
+    def _describe(self, sql: str) -> list[tuple[str, str]]:
+        config = self._job_config(dry_run=True, use_query_cache=False)
+        job = self.client().query(sql, job_config=config, timeout=self.timeout_s)
+        return [(field.name, field.field_type) for field in job.schema or []]
+
+    def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
+        config = self._job_config(job_timeout_ms=max(1, int(self.timeout_s * 1000)))
+        job = self.client().query(sql, job_config=config, timeout=self.timeout_s)
+        rows = job.result(max_results=limit, timeout=self.timeout_s)
+        names = [field.name for field in rows.schema]
+        return names, [tuple(row.values()) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
+
+WAREHOUSE = BigQueryWarehouse

@@ -1,0 +1,59 @@
+"""Databricks SQL, through databricks-sql-connector (``pip install 'qualevents[databricks]'``).
+Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when connecting.
+
+URL: ``databricks://token:<access-token>@<server-hostname>/<http-path>?catalog=..&schema=..``
+(the http path of a SQL warehouse, e.g. ``/sql/1.0/warehouses/abc123``). Grant the token's
+principal read-only access; the guard runs before every statement, and
+``STATEMENT_TIMEOUT`` bounds each one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from qualevents.warehouse.base import DBAPIWarehouse, import_driver, url_parts
+
+
+class DatabricksWarehouse(DBAPIWarehouse):
+    NAME = "databricks"
+    DIALECT = "databricks"
+    EXTRA = "databricks"
+    SUPPORTS_READ_ONLY_TRANSACTION = False
+    SUPPORTS_STATEMENT_TIMEOUT = True
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        row_cap: int = 10_000,
+        connection: Any = None,
+        **params: str,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s, row_cap=row_cap, connection=connection)
+        self.params = {k: v for k, v in params.items() if v}
+        self.add_secret(self.params.get("access_token"))
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> DatabricksWarehouse:
+        parts, options = url_parts(url)
+        warehouse = cls(
+            timeout_s=timeout_s,
+            row_cap=row_cap,
+            server_hostname=parts.hostname or "",
+            http_path=parts.path,
+            access_token=unquote(parts.password or ""),
+            **options,
+        )
+        warehouse.add_secret(url)
+        return warehouse
+
+    def _session_statements(self) -> list[str]:
+        return [f"SET STATEMENT_TIMEOUT = {max(1, round(self.timeout_s))}"]
+
+    def _connect(self) -> Any:
+        sql = import_driver("databricks.sql", "databricks", "databricks-sql-connector")
+        return sql.connect(**self.params)
+
+
+WAREHOUSE = DatabricksWarehouse

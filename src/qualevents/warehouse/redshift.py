@@ -1,0 +1,83 @@
+"""Amazon Redshift, through redshift_connector (``pip install 'qualevents[redshift]'``).
+Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when connecting.
+
+URL: ``redshift://user:password@cluster.region.redshift.amazonaws.com:5439/database``.
+Each session sets ``statement_timeout``; grant the user only SELECT, and the read-only guard
+runs before every statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from qualevents.warehouse.base import DBAPIWarehouse, import_driver, url_parts
+
+# redshift_connector reports PostgreSQL type OIDs.
+PG_TYPE_NAMES = {
+    16: "boolean",
+    20: "bigint",
+    21: "smallint",
+    23: "integer",
+    25: "text",
+    700: "real",
+    701: "double precision",
+    1042: "char",
+    1043: "varchar",
+    1082: "date",
+    1083: "time",
+    1114: "timestamp",
+    1184: "timestamptz",
+    1700: "numeric",
+}
+
+
+class RedshiftWarehouse(DBAPIWarehouse):
+    NAME = "redshift"
+    DIALECT = "redshift"
+    EXTRA = "redshift"
+    SUPPORTS_READ_ONLY_TRANSACTION = False
+    SUPPORTS_STATEMENT_TIMEOUT = True
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        row_cap: int = 10_000,
+        connection: Any = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s, row_cap=row_cap, connection=connection)
+        self.params = {k: v for k, v in params.items() if v}
+        self.add_secret(self.params.get("password"))
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> RedshiftWarehouse:
+        parts, options = url_parts(url)
+        warehouse = cls(
+            timeout_s=timeout_s,
+            row_cap=row_cap,
+            host=parts.hostname or "",
+            port=parts.port or 5439,
+            database=parts.path.strip("/"),
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            **options,
+        )
+        warehouse.add_secret(url)
+        return warehouse
+
+    def _session_statements(self) -> list[str]:
+        return [f"SET statement_timeout TO {max(1, int(self.timeout_s * 1000))}"]
+
+    def _connect(self) -> Any:
+        driver = import_driver("redshift_connector", "redshift", "redshift_connector")
+        connection = driver.connect(**self.params)
+        connection.autocommit = True
+        return connection
+
+    def _type_name(self, type_code: Any) -> str:
+        return PG_TYPE_NAMES.get(type_code, str(type_code)) if type_code is not None else ""
+
+
+WAREHOUSE = RedshiftWarehouse

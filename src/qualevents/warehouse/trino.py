@@ -1,0 +1,69 @@
+"""Trino (and Starburst), through the trino client (``pip install 'qualevents[trino]'``).
+Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when connecting.
+
+URL: ``trino://user[:password]@host:8080/catalog/schema`` (``?http_scheme=https``; with a
+password, basic authentication over https). The session property
+``query_max_execution_time`` bounds each statement; the read-only guard runs first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from qualevents.warehouse.base import DBAPIWarehouse, import_driver, url_parts
+
+
+class TrinoWarehouse(DBAPIWarehouse):
+    NAME = "trino"
+    DIALECT = "trino"
+    EXTRA = "trino"
+    SUPPORTS_READ_ONLY_TRANSACTION = False
+    SUPPORTS_STATEMENT_TIMEOUT = True
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        row_cap: int = 10_000,
+        connection: Any = None,
+        password: str = "",
+        **params: Any,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s, row_cap=row_cap, connection=connection)
+        self.params = {k: v for k, v in params.items() if v}
+        self.password = password
+        self.add_secret(password)
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> TrinoWarehouse:
+        parts, options = url_parts(url)
+        path = [unquote(p) for p in parts.path.split("/") if p]
+        warehouse = cls(
+            timeout_s=timeout_s,
+            row_cap=row_cap,
+            host=parts.hostname or "",
+            port=parts.port or 8080,
+            user=unquote(parts.username or "qualevents"),
+            password=unquote(parts.password or ""),
+            catalog=path[0] if path else "",
+            schema=path[1] if len(path) > 1 else "",
+            **options,
+        )
+        warehouse.add_secret(url)
+        return warehouse
+
+    def session_properties(self) -> dict[str, str]:
+        return {"query_max_execution_time": f"{max(1, round(self.timeout_s))}s"}
+
+    def _connect(self) -> Any:
+        dbapi = import_driver("trino.dbapi", "trino", "trino")
+        params = dict(self.params, session_properties=self.session_properties())
+        if self.password:
+            auth = import_driver("trino.auth", "trino", "trino")
+            params["auth"] = auth.BasicAuthentication(params.get("user", ""), self.password)
+            params.setdefault("http_scheme", "https")
+        return dbapi.connect(**params)
+
+
+WAREHOUSE = TrinoWarehouse
