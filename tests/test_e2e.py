@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,73 +10,18 @@ import pytest
 
 from qualevents.keys import KeyService
 from qualevents.store.sql import open_store
+from tests.serving import running_server
 
 BASE = "/console/v1/experiments/qualifying_events"
-STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     database_url = f"sqlite:///{tmp_path / 'e2e.db'}"
     store = open_store(database_url)
     _, secret = KeyService(store).create("e2e")
     store.close()
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUALEVENTS_")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qualevents",
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-            "--warehouse-url",
-            "none",
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        env=env,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:  # readiness polling, bounded by the deadline
-            if process.poll() is not None:
-                pytest.fail(f"server exited ({process.returncode}):\n{_log(tmp_path)}")
-            try:
-                if httpx.get(f"{base_url}/-/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {STARTUP_SECONDS}s:\n{_log(tmp_path)}")
-            time.sleep(0.05)
+    args = ("--database-url", database_url, "--warehouse-url", "none", "--log-level", "warning")
+    with running_server(tmp_path, *args) as base_url:
         yield base_url, secret
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _log(tmp_path: Path) -> str:
-    return (tmp_path / "server.log").read_text()[-4000:]
 
 
 def test_create_read_list_delete_over_http(server):
