@@ -65,6 +65,12 @@ def effective_query(
         except sqlglot.errors.SqlglotError as error:
             items = parse_error_items(error, ("table_name",))
             raise SQLInvalid("tableName is not a valid table name", items) from None
+        except ValueError:
+            message = (
+                f"tableName must be [catalog.]schema.table (at most three parts); "
+                f"got {event.table_name!r}"
+            )
+            raise SQLInvalid(message, [ErrorItem(("table_name",), message)]) from None
         query = exp.select("*").from_(table)
         if event.date_partition_column and window is not None:
             query = query.where(
