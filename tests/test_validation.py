@@ -1,0 +1,314 @@
+"""Validator: the whole pipeline against the DuckDB demo data (Statsig's own examples), the
+static and declared modes, the fallback when the warehouse is down, and preview/daily
+numbers checked against hand-written DuckDB SQL."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+
+from qualevents.errors import ErrorItem, SQLInvalid, WarehouseUnavailable
+from qualevents.models import CustomFieldMapping, IdTypeMapping, QualifyingEvent, SourceType
+from qualevents.validation import ValidationReport, Validator, jsonable
+from qualevents.warehouse import open_warehouse
+from qualevents.warehouse.demo import load_demo
+from qualevents.warehouse.duckdb import DuckDBWarehouse
+
+TODAY = date.today()
+EVENTS = 60_000
+USER = IdTypeMapping(statsig_unit_id="userID", column="user_id")
+DEVICE = IdTypeMapping(statsig_unit_id="deviceID", column="device_id")
+SEED_EXAMPLE = QualifyingEvent(
+    name="purchases",
+    sql="SELECT * FROM `shoppy-sales.logging.events`",
+    timestamp_column="ts",
+    id_type_mapping=[USER],
+)
+LIST_EXAMPLE = QualifyingEvent(
+    name="list",
+    sql="SELECT *\nFROM shoppy-sales.logging.events\n"
+    "where DATE(ts) between {statsig_start_date} and {statsig_end_date}\n",
+    timestamp_column="ts",
+    id_type_mapping=[USER, DEVICE],
+    custom_field_mapping=[CustomFieldMapping(key="", formula="")],
+)
+TABLE_SOURCE = QualifyingEvent(
+    name="table",
+    sql="",
+    source_type=SourceType.TABLE,
+    table_name="`shoppy-sales.logging.events`",
+    timestamp_column="ts",
+    id_type_mapping=[USER],
+)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DuckDBWarehouse]:
+    warehouse = DuckDBWarehouse()
+    load_demo(warehouse, events=EVENTS, today=TODAY)
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture
+def validator(demo: DuckDBWarehouse) -> Validator:
+    return Validator(demo)
+
+
+def by_loc(items: list[ErrorItem]) -> dict[tuple, str]:
+    return {item.loc: item.message for item in items}
+
+
+# -- Statsig's examples against the demo data ------------------------------------------
+
+
+def test_seed_example_validates(validator: Validator) -> None:
+    report = validator.validate(SEED_EXAMPLE)
+    assert report.valid, report.errors
+    assert report.mode == "warehouse"
+    assert report.errors == [] and report.warnings == []
+    assert [c.name for c in report.columns] == [
+        "ts",
+        "user_id",
+        "device_id",
+        "event_name",
+        "country",
+        "platform",
+        "price_usd",
+    ]
+    assert report.compiled_sql == 'SELECT * FROM "shoppy-sales".logging.events'
+
+
+def test_list_example_validates_with_its_macros(validator: Validator) -> None:
+    report = validator.validate(LIST_EXAMPLE)
+    assert report.valid, report.errors
+    assert "{statsig" not in report.compiled_sql
+    assert "CAST(ts AS DATE) BETWEEN CAST(" in report.compiled_sql
+
+
+def test_table_source_with_backticked_name_validates(validator: Validator) -> None:
+    report = validator.validate(TABLE_SOURCE)
+    assert report.valid, report.errors
+    assert report.compiled_sql == 'SELECT * FROM "shoppy-sales".logging.events'
+
+
+def test_to_dict_is_the_wire_shape(validator: Validator) -> None:
+    report = validator.validate(SEED_EXAMPLE.model_copy(update={"timestamp_column": "when"}))
+    wire = report.to_dict(lambda item: {"property": list(item.loc), "errorMessage": item.message})
+    assert set(wire) == {"valid", "errors", "warnings", "columns", "mode", "compiledSql"}
+    assert wire["valid"] is False
+    assert wire["errors"][0]["property"] == ["timestamp_column"]
+    assert wire["columns"][0] == {"name": "ts", "type": "timestamp"}
+
+
+# -- each check, through the whole pipeline --------------------------------------------
+
+
+def test_checks_report_every_problem_at_once(validator: Validator) -> None:
+    event = LIST_EXAMPLE.model_copy(
+        update={
+            "timestamp_column": "created_at",
+            "id_type_mapping": [USER, IdTypeMapping(statsig_unit_id="stableID", column="stable")],
+            "custom_field_mapping": [
+                CustomFieldMapping(key="revenue", formula="SUM(price_usd)"),
+                CustomFieldMapping(key="cents", formula="price_usd * 100"),
+                CustomFieldMapping(key="kind", formula="event_nam"),
+            ],
+        }
+    )
+    report = validator.validate(event)
+    assert not report.valid
+    found = by_loc(report.errors)
+    assert set(found) == {
+        ("timestamp_column",),
+        ("id_type_mapping", 1, "column"),
+        ("custom_field_mapping", 0, "formula"),
+        ("custom_field_mapping", 2, "formula"),
+    }
+    assert found[("timestamp_column",)].startswith(
+        "timestampColumn 'created_at' is not among the query's columns: ts, user_id, device_id"
+    )
+    assert "Did you mean 'event_name'?" in found[("custom_field_mapping", 2, "formula")]
+
+
+def test_wrong_timestamp_type(validator: Validator) -> None:
+    number = validator.validate(SEED_EXAMPLE.model_copy(update={"timestamp_column": "price_usd"}))
+    assert "has type DOUBLE" in by_loc(number.errors)[("timestamp_column",)]
+    text = validator.validate(SEED_EXAMPLE.model_copy(update={"timestamp_column": "country"}))
+    assert text.valid and "string column" in by_loc(text.warnings)[("timestamp_column",)]
+
+
+def test_syntax_error_carries_line_and_column(validator: Validator) -> None:
+    report = validator.validate(
+        SEED_EXAMPLE.model_copy(update={"sql": "SELECT *\nFROM events WHERE AND x"})
+    )
+    assert not report.valid
+    (item,) = report.errors
+    assert item.loc == ("sql",) and item.extra["line"] == 2
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        ("DELETE FROM `shoppy-sales.logging.events`", "found DELETE"),
+        ("DROP TABLE x", "found DROP TABLE"),
+        ("SELECT 1; DROP TABLE x", "found 2 statements"),
+        ("SELECT 1 /* ok */; -- really\nDELETE FROM x", "found 2 statements"),
+    ],
+)
+def test_read_only_guard(validator: Validator, sql: str, found: str) -> None:
+    report = validator.validate(SEED_EXAMPLE.model_copy(update={"sql": sql}))
+    assert not report.valid
+    assert found in by_loc(report.errors)[("sql",)]
+
+
+def test_unknown_table_is_reported_by_the_warehouse(validator: Validator) -> None:
+    report = validator.validate(SEED_EXAMPLE.model_copy(update={"sql": "SELECT * FROM nowhere"}))
+    assert not report.valid and report.mode == "warehouse"
+    assert "nowhere" in by_loc(report.errors)[("sql",)]
+
+
+# -- static and declared modes ---------------------------------------------------------
+
+
+def test_static_mode_checks_named_columns() -> None:
+    validator = Validator(None, dialect="postgres")
+    good = SEED_EXAMPLE.model_copy(
+        update={"sql": "SELECT user_id, CAST(created AS TIMESTAMP) AS ts FROM shoppy-sales.l.e"}
+    )
+    report = validator.validate(good)
+    assert report.valid and report.mode == "static"
+    assert any("No warehouse is configured" in w.message for w in report.warnings)
+    bad = good.model_copy(update={"timestamp_column": "created"})
+    assert not validator.validate(bad).valid
+
+
+def test_static_mode_with_a_star_skips_column_checks_loudly() -> None:
+    report = Validator(None).validate(LIST_EXAMPLE)
+    assert report.valid and report.mode == "static"
+    skipped = by_loc(report.warnings)
+    assert "selects *" in skipped[("sql",)]
+    assert "could not be checked" in skipped[("timestamp_column",)]
+    assert "could not be checked" in skipped[("id_type_mapping", 1, "column")]
+
+
+def test_static_mode_still_guards_and_parses() -> None:
+    report = Validator(None).validate(SEED_EXAMPLE.model_copy(update={"sql": "DELETE FROM t"}))
+    assert not report.valid and report.mode == "static"
+
+
+def test_declared_mode_uses_the_declared_schema(demo: DuckDBWarehouse) -> None:
+    declared = SEED_EXAMPLE.model_copy(
+        update={
+            "sql": "SELECT * FROM not_in_this_warehouse",
+            "skip_validation": True,
+            "all_columns": ["ts", "user_id"],
+            "column_types": ["TIMESTAMP", "VARCHAR"],
+        }
+    )
+    report = Validator(demo).validate(declared)
+    assert report.valid and report.mode == "declared"
+    assert [(c.name, c.type) for c in report.columns] == [
+        ("ts", "timestamp"),
+        ("user_id", "string"),
+    ]
+    wrong = declared.model_copy(update={"column_types": ["VARCHAR", "VARCHAR"]})
+    assert Validator(demo).validate(wrong).warnings  # a string timestamp: a warning
+    missing = declared.model_copy(update={"all_columns": ["when", "user_id"]})
+    assert not Validator(demo).validate(missing).valid
+
+
+def test_unreachable_warehouse_falls_back_to_static_and_says_so() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    warehouse = open_warehouse(f"postgresql://bob:Hunter2pw@127.0.0.1:{port}/db")
+    report = Validator(warehouse).validate(SEED_EXAMPLE)
+    assert report.mode == "static"
+    notes = " ".join(w.message for w in report.warnings)
+    assert "could not be asked" in notes and "Hunter2pw" not in notes
+
+
+# -- preview and daily against hand-written SQL -----------------------------------------
+
+EVENTS_TABLE = '"shoppy-sales".logging.events'
+
+
+def test_preview_returns_the_latest_rows_json_safe(
+    validator: Validator, demo: DuckDBWarehouse
+) -> None:
+    event = LIST_EXAMPLE.model_copy(
+        update={
+            "custom_field_mapping": [CustomFieldMapping(key="cents", formula="price_usd * 100")]
+        }
+    )
+    rows = validator.preview(event, limit=5, days=3, today=TODAY)
+    since = TODAY - timedelta(days=2)
+    expected = demo.query(
+        f"SELECT user_id, device_id, ts, price_usd * 100 AS cents FROM {EVENTS_TABLE} "
+        f"WHERE ts >= TIMESTAMP '{since} 00:00:00' AND ts < TIMESTAMP '{TODAY + timedelta(1)}' "
+        "ORDER BY ts DESC LIMIT 5"
+    )
+    assert [r["ts"] for r in rows] == [r["ts"].isoformat() for r in expected]
+    assert rows == [jsonable(r) for r in expected]
+    assert set(rows[0]) == {"user_id", "device_id", "ts", "cents"}
+
+
+def test_daily_matches_hand_written_sql(validator: Validator, demo: DuckDBWarehouse) -> None:
+    start, end = TODAY - timedelta(days=9), TODAY - timedelta(days=2)
+    days = validator.daily(LIST_EXAMPLE, start, end)
+    expected = demo.query(
+        "SELECT CAST(ts AS DATE) AS day, COUNT(*) AS events, COUNT(DISTINCT user_id) AS users, "
+        f"COUNT(DISTINCT device_id) AS devices FROM {EVENTS_TABLE} "
+        f"WHERE CAST(ts AS DATE) BETWEEN DATE '{start}' AND DATE '{end}' GROUP BY 1 ORDER BY 1"
+    )
+    assert days == [
+        {
+            "date": row["day"].isoformat(),
+            "events": row["events"],
+            "units": {"userID": row["users"], "deviceID": row["devices"]},
+        }
+        for row in expected
+    ]
+    assert len(days) == 8 and sum(d["events"] for d in days) > 0
+
+
+def test_daily_only_lists_days_with_events(validator: Validator) -> None:
+    future = validator.daily(SEED_EXAMPLE, TODAY + timedelta(days=5), TODAY + timedelta(days=9))
+    assert future == []
+
+
+def test_daily_on_a_partitioned_table_source(validator: Validator, demo: DuckDBWarehouse) -> None:
+    # The demo table has no date partition column; ts stands in for one. The partition
+    # filter (BETWEEN the first and last day as DATEs) is pushed into the table scan.
+    event = TABLE_SOURCE.model_copy(update={"date_partition_column": "ts"})
+    start, end = TODAY - timedelta(days=3), TODAY
+    assert "ts BETWEEN" in validator.compile(event, start, end)
+    days = validator.daily(event, start, end)
+    (count,) = demo.query(
+        f"SELECT COUNT(*) AS n FROM {EVENTS_TABLE} "
+        f"WHERE ts BETWEEN DATE '{start}' AND DATE '{end}' "
+        f"AND ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end + timedelta(1)}'"
+    )
+    assert sum(d["events"] for d in days) == count["n"]
+
+
+def test_daily_with_a_missing_timestamp_column_says_which(validator: Validator) -> None:
+    with pytest.raises(SQLInvalid) as caught:
+        validator.daily(SEED_EXAMPLE.model_copy(update={"timestamp_column": "tss"}), TODAY, TODAY)
+    assert "Did you mean 'ts'?" in caught.value.errors[0].message
+
+
+def test_preview_and_daily_need_a_warehouse() -> None:
+    with pytest.raises(WarehouseUnavailable):
+        Validator(None).preview(SEED_EXAMPLE)
+    with pytest.raises(WarehouseUnavailable):
+        Validator(None).daily(SEED_EXAMPLE, TODAY, TODAY)
+
+
+def test_report_defaults() -> None:
+    report = ValidationReport(valid=True)
+    assert report.to_dict()["mode"] == "static"
