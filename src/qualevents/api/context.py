@@ -11,12 +11,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
@@ -43,6 +43,10 @@ from qualevents.store.base import Actor, Store
 API_VERSIONS = ("20240601",)
 _WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
 MAX_PAGE_NUMBER = 1_000_000_000
+# Revision numbers and change request ids are 32-bit integer columns; a larger number in
+# the path overflowed the driver's integer conversion (a 500, found by the fuzzer).
+MAX_ROW_NUMBER = 2**31 - 1
+RowNumber = Annotated[int, Path(ge=1, le=MAX_ROW_NUMBER)]
 API_KEY_HEADER = "STATSIG-API-KEY"
 api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 

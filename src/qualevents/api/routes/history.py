@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from qualevents.api.context import (
+    RowNumber,
     actor_of,
     api_key_header,
     authenticate,
@@ -110,7 +111,7 @@ async def list_revisions(
 
 @router.get(BASE + "/{name}/-/revisions/{number}", summary="One revision of an event")
 async def read_revision(
-    request: Request, name: str, number: int, secret: str | None = Depends(api_key_header)
+    request: Request, name: str, number: RowNumber, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
 
@@ -129,7 +130,7 @@ async def read_revision(
     summary="Write a new revision equal to an earlier one",
 )
 async def restore_revision(
-    request: Request, name: str, number: int, secret: str | None = Depends(api_key_header)
+    request: Request, name: str, number: RowNumber, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
     revision = expected_revision(request)

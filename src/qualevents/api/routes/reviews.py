@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from qualevents.api.context import (
+    RowNumber,
     actor_of,
     api_key_header,
     authenticate,
@@ -101,7 +102,7 @@ async def list_change_requests(
 
 @router.get("/change_requests/{request_id}", summary="One change request")
 async def read_change_request(
-    request: Request, request_id: int, secret: str | None = Depends(api_key_header)
+    request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
 
@@ -117,7 +118,7 @@ async def read_change_request(
 
 @router.post("/change_requests/{request_id}/approve", summary="Approve and apply atomically")
 async def approve_change_request(
-    request: Request, request_id: int, secret: str | None = Depends(api_key_header)
+    request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
 
@@ -136,7 +137,7 @@ async def approve_change_request(
 
 @router.post("/change_requests/{request_id}/reject", summary="Reject (nothing is applied)")
 async def reject_change_request(
-    request: Request, request_id: int, secret: str | None = Depends(api_key_header)
+    request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
     key = await blocking(authenticate, request, secret, write=True)
