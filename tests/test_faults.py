@@ -87,6 +87,7 @@ def assert_error_shape(response: httpx.Response, status: int) -> None:
 class Server:
     database_url: str
     workdir: Path
+    log_level: str = "warning"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -104,7 +105,7 @@ class Server:
             command = [
                 sys.executable, "-m", "qualevents", "serve", "--port", str(self.port),
                 "--database-url", self.database_url, "--warehouse-url", "none",
-                "--log-level", "warning",
+                "--log-level", self.log_level,
             ]  # fmt: skip
         else:
             env["QUALEVENTS_DATABASE_URL"] = self.database_url
