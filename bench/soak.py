@@ -122,6 +122,27 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
     return cov / var * 60
 
 
+def per_minute(
+    timeline: list[tuple[float, float]], samples: list[tuple[float, float]]
+) -> list[dict[str, Any]]:
+    """Answered requests, p99 and RSS for each minute of the run (a drift shows here)."""
+    minutes: dict[int, list[float]] = {}
+    for due, latency in timeline:
+        minutes.setdefault(int(due // 60), []).append(latency)
+    rows = []
+    for minute, values in sorted(minutes.items()):
+        rss = [r for t, r in samples if minute * 60 <= t < (minute + 1) * 60]
+        rows.append(
+            {
+                "minute": minute + 1,
+                "answered": len(values),
+                "p99_ms": round(percentile(sorted(values), 0.99), 2),
+                "rss_mb": round(rss[-1], 1) if rss else None,
+            }
+        )
+    return rows
+
+
 class Load:
     def __init__(self, client: httpx.AsyncClient, names: list[str], seed: int) -> None:
         self.client = client
@@ -130,6 +151,8 @@ class Load:
         self.statuses: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.timeline: list[tuple[float, float]] = []  # (due, latency ms)
+        self.start = time.monotonic()
         self.error_samples: list[str] = []
         self.created = 0
         self.versions: dict[str, int] = {}
@@ -173,7 +196,9 @@ class Load:
         finally:
             self.in_flight -= 1
         self.statuses[status] += 1
-        self.latencies.append((time.monotonic() - due) * 1000)
+        latency = (time.monotonic() - due) * 1000
+        self.latencies.append(latency)
+        self.timeline.append((due - self.start, latency))
 
 
 async def drive(base_url: str, key: str, pid: int, minutes: float, rate: float) -> dict:
@@ -191,7 +216,7 @@ async def drive(base_url: str, key: str, pid: int, minutes: float, rate: float) 
         duration = minutes * 60
         total = int(duration * rate)
         tasks: set[asyncio.Task[None]] = set()
-        start = time.monotonic()
+        start = load.start = time.monotonic()
         next_sample = start
         for i in range(total):
             due = start + i / rate
@@ -241,6 +266,7 @@ async def drive(base_url: str, key: str, pid: int, minutes: float, rate: float) 
         "rss_slope_mb_per_min_after_1min": round(slope_mb_per_min(warm), 3),
         "rss_samples": [(round(t, 1), round(r, 1)) for t, r in samples],
         "events_at_end": len(load.names),
+        "per_minute": per_minute(load.timeline, samples),
     }
 
 
@@ -287,6 +313,9 @@ def print_table(result: dict[str, Any], config: dict[str, Any]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    print("minute  answered  p99 ms  RSS MB")
+    for row in result["per_minute"]:
+        print(f"{row['minute']:>6}  {row['answered']:>8}  {row['p99_ms']:>6}  {row['rss_mb']}")
     for sample in result["error_samples"][:5]:
         print("  error:", sample)
 
