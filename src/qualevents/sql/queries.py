@@ -71,7 +71,7 @@ def effective_query(
                 f"got {event.table_name!r}"
             )
             raise SQLInvalid(message, [ErrorItem(("table_name",), message)]) from None
-        query = exp.select("*").from_(table)
+        query = exp.select("*", copy=False).from_(table, copy=False)
         if event.date_partition_column and window is not None:
             query = query.where(
                 exp.Between(
@@ -86,12 +86,13 @@ def effective_query(
 
 
 def _from(query: exp.Query) -> exp.Select:
-    return exp.select().from_(query.subquery(SUBQUERY_ALIAS, copy=True))
+    # The one copy of the effective query: every builder below extends its result in place.
+    return exp.Select().from_(query.subquery(SUBQUERY_ALIAS, copy=True), copy=False)
 
 
 def schema_probe(query: exp.Query) -> exp.Select:
     """``SELECT * FROM (q) AS s LIMIT 0``: the output schema, with no data scanned."""
-    return _from(query).select("*").limit(0)
+    return _from(query).select("*", copy=False).limit(0, copy=False)
 
 
 def _as_timestamp(ts: exp.Expression, ts_type: str | None, dialect: str | None) -> exp.Expression:
@@ -158,14 +159,14 @@ def preview_query(
     ``limit`` rows whose timestamp is within ``since`` .. ``until``."""
     ts_name = event.timestamp_column or ""
     names = _unique([m.column for m in event.id_type_mapping or []] + [ts_name])
-    select = _from(query).select(*(column(name) for name in names))
+    select = _from(query).select(*(column(name) for name in names), copy=False)
     for i, key, formula in custom_fields(event):
         expression = formula_expression(formula, dialect, ("custom_field_mapping", i, "formula"))
-        select = select.select(exp.alias_(expression, exp.to_identifier(key)))
+        select = select.select(exp.alias_(expression, exp.to_identifier(key)), copy=False)
     return (
-        select.where(in_days(ts_name, ts_type, since, until, dialect))
-        .order_by(exp.Ordered(this=column(ts_name), desc=True))
-        .limit(limit)
+        select.where(in_days(ts_name, ts_type, since, until, dialect), copy=False)
+        .order_by(exp.Ordered(this=column(ts_name), desc=True), copy=False)
+        .limit(limit, copy=False)
     )
 
 
@@ -187,13 +188,13 @@ def daily_query(
     ts_name = event.timestamp_column or ""
     day = day_of(ts_name, ts_type, dialect)
     select = _from(query).select(
-        exp.alias_(day, "day"), exp.alias_(exp.Count(this=exp.Star()), "events")
+        exp.alias_(day, "day"), exp.alias_(exp.Count(this=exp.Star()), "events"), copy=False
     )
     for i, mapping in enumerate(event.id_type_mapping or []):
         distinct = exp.Count(this=exp.Distinct(expressions=[column(mapping.column)]))
-        select = select.select(exp.alias_(distinct, unit_alias(i)))
+        select = select.select(exp.alias_(distinct, unit_alias(i)), copy=False)
     return (
-        select.where(in_days(ts_name, ts_type, start, end, dialect))
-        .group_by(day.copy())
-        .order_by(day.copy())
+        select.where(in_days(ts_name, ts_type, start, end, dialect), copy=False)
+        .group_by(day.copy(), copy=False)
+        .order_by(day.copy(), copy=False)
     )

@@ -12,6 +12,7 @@ never touched.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -29,6 +30,7 @@ _DASHED_AFTER_FROM = re.compile(
 DASHED_NATIVE = frozenset({"bigquery"})
 
 
+@lru_cache(maxsize=1024)
 def quote_part(part: str, dialect: str | None) -> str:
     """One name part as the dialect writes it: quoted only when it has to be."""
     return exp.to_identifier(part).sql(dialect=dialect)

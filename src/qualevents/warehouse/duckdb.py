@@ -8,7 +8,7 @@ URL: ``duckdb:///relative/path.duckdb``, ``duckdb:////absolute/path.duckdb`` or
   (the demo loader) go through :meth:`DuckDBWarehouse.writable`;
 - file system access from SQL is switched off (``enable_external_access = false``):
   a query cannot ``read_csv('/etc/passwd')``;
-- each statement runs in its own cursor, interrupted by a timer after ``timeout_s``.
+- each statement runs in its own cursor, interrupted by a watchdog after ``timeout_s``.
 
 Other DuckDB files can be attached as catalogs (the demo's ``shoppy-sales``); they are
 recorded in ``main.qualevents_catalogs`` and attached again on every connection, since
@@ -17,8 +17,10 @@ DuckDB does not remember attachments.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +47,48 @@ _REJECTED = (
     duckdb.TypeMismatchException,
 )
 _UNAVAILABLE = (duckdb.IOException, duckdb.ConnectionException)
+
+
+class _Watchdog:
+    """Interrupts cursors that run past their deadline: one thread per warehouse, started on
+    first use, instead of a timer thread per statement (which costs more than a probe)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._deadlines: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> int:
+        with self._condition:
+            token = next(self._tokens)
+            self._deadlines[token] = (time.monotonic() + seconds, cursor)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="qualevents-duckdb-timeout", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+            return token
+
+    def release(self, token: int) -> None:
+        with self._condition:
+            self._deadlines.pop(token, None)
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                if not self._deadlines:
+                    self._condition.wait()
+                    continue
+                now = time.monotonic()
+                for token, (deadline, cursor) in list(self._deadlines.items()):
+                    if deadline <= now:
+                        del self._deadlines[token]
+                        cursor.interrupt()
+                if self._deadlines:
+                    nearest = min(deadline for deadline, _ in self._deadlines.values())
+                    self._condition.wait(max(0.0, nearest - now))
 
 
 def _quote(name: str) -> str:
@@ -76,6 +120,7 @@ class DuckDBWarehouse(Warehouse):
         # An in-memory database can only ever be written through its one connection.
         self.read_only = (not self.in_memory) if read_only is None else read_only
         self._connection: duckdb.DuckDBPyConnection | None = None
+        self._watchdog = _Watchdog()
         if not self.in_memory:
             self.add_secret(str(Path(self.path).resolve()), self.path)
 
@@ -185,13 +230,11 @@ class DuckDBWarehouse(Warehouse):
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cursor = self._conn().cursor()
-        timer = threading.Timer(self.timeout_s, cursor.interrupt)
-        timer.daemon = True
-        timer.start()
+        token = self._watchdog.watch(cursor, self.timeout_s)
         try:
             yield cursor
         finally:
-            timer.cancel()
+            self._watchdog.release(token)
             cursor.close()
 
     def _describe(self, sql: str) -> list[tuple[str, str]]:
