@@ -31,7 +31,8 @@ class BrokenStore(SQLStore):
     def _boom(self, *_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError(f"boom at /srv/qualevents/store.py password={SECRET_IN_FAILURE}")
 
-    get_event = list_events = create_event = replace_event = delete_event = _boom
+    get_event = list_events = list_event_documents = _boom
+    create_event = replace_event = delete_event = _boom
 
 
 def assert_error_shape(response, status: int, *, secrets: tuple[str, ...] = ()) -> dict:

@@ -58,6 +58,10 @@ class Store(Protocol):
         """In creation order."""
         ...
 
+    def list_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]]:
+        """As ``list_events``, each event as its stored document (``to_document()``)."""
+        ...
+
     def replace_event(
         self,
         event: QualifyingEvent,
