@@ -51,6 +51,8 @@ _FORBIDDEN = (
     exp.Lock,
 )
 _CLASS_RE = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
+# sqlglot describes tokens by their repr: "<Token token_type: TokenType.WHERE, text: WHERE, ...>".
+_TOKEN_RE = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>")
 
 
 def _statement_name(node: exp.Expression) -> str:
@@ -84,6 +86,7 @@ def parse_error_items(error: SqlglotError, loc: Loc = ("sql",)) -> list[ErrorIte
                 if value not in (None, "")
             }
             message = _CLASS_RE.sub(r"\1", str(detail.get("description") or "Invalid SQL"))
+            message = _TOKEN_RE.sub(r"'\1'", message)
             if extra.get("line") is not None:
                 message = f"{message} (line {extra['line']}, column {extra.get('column', '?')})"
             items.append(ErrorItem(loc, message, extra))
