@@ -67,6 +67,7 @@ class CaseResult:
     p99_ms: float
     non_2xx: int
     socket_errors: int
+    server_cpu_us_per_req: float | None = None
     ratio_to_bare: float | None = None
     server_peak_rss_mb: float | None = None
 
@@ -150,6 +151,15 @@ class Server:
         except OSError:
             return None
         return None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (/proc/<pid>/stat)."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return float("nan")
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self) -> float | None:
         kb = self._status_kb("VmHWM")
@@ -493,7 +503,9 @@ class Bench:
 
     def measure(self, server: Server, backend: str, case: str, request: Request) -> CaseResult:
         self.load(server.port, request, self.warmup, self.connections, self.workdir)
+        cpu_before = server.cpu_seconds()
         raw = self.load(server.port, request, self.seconds, self.connections, self.workdir)
+        cpu = server.cpu_seconds() - cpu_before
         result = CaseResult(
             backend=backend,
             case=case,
@@ -504,11 +516,13 @@ class Bench:
             p99_ms=round(raw["p99_ms"], 2),
             non_2xx=raw["non_2xx"],
             socket_errors=raw["socket_errors"],
+            server_cpu_us_per_req=round(cpu / max(1, raw["requests"]) * 1e6),
         )
         self.results.append(result)
         print(
             f"  {backend:10} {case:7} {result.req_per_s:9.1f} req/s  p50 {result.p50_ms:.2f} ms"
-            f"  p99 {result.p99_ms:.2f} ms  non-2xx {result.non_2xx}",
+            f"  p99 {result.p99_ms:.2f} ms  non-2xx {result.non_2xx}"
+            f"  server CPU {result.server_cpu_us_per_req:,.0f} us/req",
             file=sys.stderr,
             flush=True,
         )
@@ -616,7 +630,7 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     table = Table(
         title=f"API, {report['concurrency']} connections, {report['seconds_per_case']:g} s per "
         f"case, load: {report['load_generator']}, server: {report['server_launch']}",
@@ -630,6 +644,7 @@ def print_report(report: dict[str, Any]) -> None:
         "p99 ms",
         "vs bare",
         "non-2xx",
+        "CPU us/req",
         "peak RSS MB",
     ):
         table.add_column(column, justify="left" if column in ("backend", "case") else "right")
@@ -642,6 +657,7 @@ def print_report(report: dict[str, Any]) -> None:
             f"{r['p99_ms']:.2f}",
             f"{r['ratio_to_bare']:.0%}" if r["ratio_to_bare"] is not None else "",
             str(r["non_2xx"] + r["socket_errors"]),
+            f"{r['server_cpu_us_per_req']:,.0f}",
             f"{r['server_peak_rss_mb']:.1f}" if r["server_peak_rss_mb"] else "",
         )
     console.print(table)
