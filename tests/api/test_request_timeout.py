@@ -20,6 +20,8 @@ class StuckStore(SQLStore):
     def __init__(self, engine) -> None:
         super().__init__(engine)
         self.released = threading.Event()
+        # A store whose reads can block must not have them run on the event loop.
+        self.inline_reads = False
 
     def get_event(self, name: str):
         if name == "stuck":

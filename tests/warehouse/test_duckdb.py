@@ -67,13 +67,13 @@ def test_demo_loads_idempotently_and_deterministically() -> None:
     assert load_demo(warehouse, events=20_000, today=today) == 20_000
     first = warehouse.query(
         "SELECT MIN(ts) AS lo, MAX(ts) AS hi, COUNT(DISTINCT user_id) AS users, "
-        'SUM(price_usd) AS total FROM "shoppy-sales".logging.events'
+        'SUM(CAST(ROUND(price_usd * 100) AS BIGINT)) AS total FROM "shoppy-sales".logging.events'
     )
     load_demo(warehouse, events=20_000, today=today)
     assert warehouse.query(DEMO_COUNT) == [{"n": 20_000}]
     again = warehouse.query(
         "SELECT MIN(ts) AS lo, MAX(ts) AS hi, COUNT(DISTINCT user_id) AS users, "
-        'SUM(price_usd) AS total FROM "shoppy-sales".logging.events'
+        'SUM(CAST(ROUND(price_usd * 100) AS BIGINT)) AS total FROM "shoppy-sales".logging.events'
     )
     assert again == first
     assert first[0]["lo"].date() >= date(2024, 6, 1)

@@ -75,6 +75,15 @@ async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     )
 
 
+async def reading(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a read-only use case: inline where the store says its reads are quick and
+    non-blocking (SQLite) and no rate limit has to write its buckets, else in the pool."""
+    context = context_of(request)
+    if getattr(context.store, "inline_reads", False) and not context.rate_limiter.enabled:
+        return function(*args, **kwargs)
+    return await blocking(function, *args, **kwargs)
+
+
 def context_of(request: Request) -> AppContext:
     return request.app.state.context
 
@@ -104,7 +113,7 @@ def wants_review(request: Request) -> bool:
     return value.strip().lower() in ("true", "1", "yes")
 
 
-def check_api_version(request: Request) -> None:
+async def check_api_version(request: Request) -> None:
     version = request.headers.get("statsig-api-version")
     if version is not None and version.strip() not in API_VERSIONS:
         raise UnsupportedApiVersion(

@@ -142,6 +142,10 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         # steps of up to 100 ms. Queueing this process's writers on a lock instead hands the
         # write lock over at once (other processes still wait in busy_timeout).
         self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        # Reads of a local SQLite file take tens of microseconds and never wait on a lock
+        # (WAL readers don't block), so callers may run them without a thread hop, which
+        # costs more than the read itself. PostgreSQL reads cross a network: not inline.
+        self.inline_reads = engine.dialect.name == "sqlite"
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from qualevents import __version__
-from qualevents.api.context import blocking, context_of, json_response
+from qualevents.api.context import context_of, json_response, reading
 
 router = APIRouter(tags=["qualevents"])
 
@@ -14,6 +14,6 @@ router = APIRouter(tags=["qualevents"])
 @router.get("/-/health", summary="Liveness and store reachability (no key needed)")
 async def health(request: Request) -> Response:
     context = context_of(request)
-    await blocking(context.store.ping)
+    await reading(request, context.store.ping)
     warehouse = getattr(context.warehouse, "NAME", None) if context.warehouse else "none"
     return json_response({"status": "ok", "version": __version__, "warehouse": warehouse})

@@ -25,6 +25,7 @@ from qualevents.api.context import (
     json_response,
     page_params,
     pagination,
+    reading,
 )
 from qualevents.api.routes.qualifying_events import BASE
 from qualevents.api.schemas import changes_to_wire, event_to_wire, to_wire, wire_name
@@ -106,7 +107,7 @@ async def list_revisions(
             ),
         }
 
-    return json_response(await blocking(run))
+    return json_response(await reading(request, run))
 
 
 @router.get(BASE + "/{name}/-/revisions/{number}", summary="One revision of an event")
@@ -119,7 +120,7 @@ async def read_revision(
         authenticate(request, secret)
         return context.events.revision(name, number)
 
-    revision = await blocking(run)
+    revision = await reading(request, run)
     return json_response(
         {"message": "Revision read successfully.", "data": revision_to_wire(revision)}
     )
@@ -223,4 +224,4 @@ async def audit_logs(
             ),
         }
 
-    return json_response(await blocking(run))
+    return json_response(await reading(request, run))

@@ -26,6 +26,7 @@ from qualevents.api.context import (
     page_params,
     pagination,
     read_body,
+    reading,
     wants_review,
 )
 from qualevents.api.errors import render_item
@@ -120,7 +121,7 @@ async def list_qualifying_events(
             "pagination": pagination(BASE, number, size, found.total),
         }
 
-    return json_response(await blocking(run))
+    return json_response(await reading(request, run))
 
 
 @router.post("", summary="Create a qualifying event", status_code=201)
@@ -128,7 +129,7 @@ async def create_qualifying_event(
     request: Request, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await blocking(authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, secret, write=True)
     body = await read_body(request, CreateBody)
     event = body.to_event(body.name)
     held = await _held_for_review(
@@ -152,7 +153,7 @@ async def read_qualifying_event(
         authenticate(request, secret)
         return context.events.get(name)
 
-    stored = await blocking(run)
+    stored = await reading(request, run)
     return json_response(
         {"message": "Qualifying event read successfully.", "data": event_to_wire(stored.event)},
         headers={"ETag": etag(stored.revision)},
@@ -164,7 +165,7 @@ async def update_qualifying_event(
     request: Request, name: str, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await blocking(authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, secret, write=True)
     body = await read_body(request, UpdateBody)
     event = body.to_event(body.name if body.name is not None else name)
     held = await _held_for_review(
@@ -194,7 +195,7 @@ async def patch_qualifying_event(
     request: Request, name: str, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await blocking(authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, secret, write=True)
     body = await read_body(request, PatchBody)
     held = await _held_for_review(
         request,
@@ -223,7 +224,7 @@ async def delete_qualifying_event(
     request: Request, name: str, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await blocking(authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, secret, write=True)
     revision = expected_revision(request)
     held = await _held_for_review(request, "delete", name, key, expected_revision=revision)
     if held is not None:

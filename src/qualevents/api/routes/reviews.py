@@ -21,6 +21,7 @@ from qualevents.api.context import (
     page_params,
     pagination,
     read_body,
+    reading,
 )
 from qualevents.api.schemas import RejectBody, SettingsBody, change_request_to_wire
 from qualevents.errors import ErrorItem, InvalidRequest
@@ -43,7 +44,7 @@ async def read_settings(request: Request, secret: str | None = Depends(api_key_h
         authenticate(request, secret)
         return context.reviews.settings()
 
-    values = await blocking(run)
+    values = await reading(request, run)
     return json_response(
         {"message": "Settings read successfully.", "data": _settings_to_wire(values)}
     )
@@ -54,7 +55,7 @@ async def update_settings(
     request: Request, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    await blocking(authenticate, request, secret, write=True)
+    await reading(request, authenticate, request, secret, write=True)
     body = await read_body(request, SettingsBody)
 
     def run() -> dict[str, str]:
@@ -97,7 +98,7 @@ async def list_change_requests(
             ),
         }
 
-    return json_response(await blocking(run))
+    return json_response(await reading(request, run))
 
 
 @router.get("/change_requests/{request_id}", summary="One change request")
@@ -110,7 +111,7 @@ async def read_change_request(
         authenticate(request, secret)
         return context.reviews.get(request_id)
 
-    found = await blocking(run)
+    found = await reading(request, run)
     return json_response(
         {"message": "Change request read successfully.", "data": change_request_to_wire(found)}
     )
@@ -140,7 +141,7 @@ async def reject_change_request(
     request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
 ) -> Response:
     context = context_of(request)
-    key = await blocking(authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, secret, write=True)
     reason = None
     length = request.headers.get("content-length", "0")
     if not length.isdigit() or int(length) > 0:
