@@ -1,0 +1,125 @@
+"""CLI: project settings, local event edits (refusing isReadOnly events without --force),
+and validate/preview/daily against a local DuckDB warehouse with the demo data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qualevents.cli import app
+from qualevents.reviews import ReviewService
+from qualevents.service import QualifyingEventService
+from qualevents.warehouse import open_warehouse
+from qualevents.warehouse.demo import load_demo
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"QUALEVENTS_DATABASE_URL": "sqlite:///unused"})
+
+
+def write_event(tmp_path: Path, **fields: object) -> str:
+    body = {
+        "name": "Log Events",
+        "sql": "SELECT * FROM `shoppy-sales.logging.events`",
+        "timestampColumn": "ts",
+        "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"}],
+        **fields,
+    }
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(body))
+    return str(path)
+
+
+def test_settings_set_and_show(store, database_url):
+    assert (
+        run("settings", "set", "require-reviews", "true", "--database-url", database_url).exit_code
+        == 0
+    )
+    assert ReviewService(store, QualifyingEventService(store)).reviews_required()
+    shown = run("settings", "show", "--database-url", database_url)
+    assert "require-reviews = true" in shown.stdout
+    bad = run("settings", "set", "require-review", "true", "--database-url", database_url)
+    assert bad.exit_code == 2 and "Unknown setting" in bad.stderr
+
+
+def test_events_apply_creates_then_updates_and_records_history(store, database_url, tmp_path):
+    path = write_event(tmp_path)
+    assert "created" in run("events", "apply", path, "--database-url", database_url).stdout
+    path = write_event(tmp_path, description="second")
+    assert "updated" in run("events", "apply", path, "--database-url", database_url).stdout
+    stored = store.get_event("Log Events")
+    assert stored.event.description == "second" and stored.revision == 2
+    history = store.list_revisions("Log Events", 0, 10).items
+    assert [r.key_name.startswith("cli:") for r in history] == [True, True]
+
+
+def test_read_only_events_are_refused_locally_without_force(store, database_url, tmp_path):
+    run("events", "apply", write_event(tmp_path, isReadOnly=True), "--database-url", database_url)
+    changed = write_event(tmp_path, isReadOnly=True, description="local edit")
+    refused = run("events", "apply", changed, "--database-url", database_url)
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert store.get_event("Log Events").event.description == ""
+    refused = run("events", "delete", "Log Events", "--database-url", database_url)
+    assert refused.exit_code == 2 and store.get_event("Log Events") is not None
+    forced = run("events", "apply", changed, "--force", "--database-url", database_url)
+    assert forced.exit_code == 0
+    assert store.get_event("Log Events").event.description == "local edit"
+    assert (
+        run("events", "delete", "Log Events", "--force", "--database-url", database_url).exit_code
+        == 0
+    )
+    assert store.get_event("Log Events") is None
+
+
+def test_events_apply_reports_invalid_files(store, database_url, tmp_path):
+    path = write_event(tmp_path, idTypeMapping=[], bogus=1)
+    result = run("events", "apply", path, "--database-url", database_url)
+    assert result.exit_code == 2
+    assert "bogus" in result.stderr
+    assert store.get_event("Log Events") is None
+
+
+@pytest.fixture
+def demo_warehouse(tmp_path: Path) -> str:
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    warehouse = open_warehouse(url)
+    assert warehouse is not None
+    try:
+        load_demo(warehouse, events=5_000)
+    finally:
+        warehouse.close()
+    return url
+
+
+def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_warehouse):
+    common = ("--database-url", database_url, "--warehouse-url", demo_warehouse)
+    good = run("validate", write_event(tmp_path), *common)
+    assert good.exit_code == 0, good.stdout
+    assert "valid: yes" in good.stdout and "mode: warehouse" in good.stdout
+    bad = run("validate", write_event(tmp_path, timestampColumn="tss"), *common)
+    assert bad.exit_code == 1
+    assert "Did you mean 'ts'" in " ".join(bad.stdout.split())  # rich wraps lines
+
+    run("events", "apply", write_event(tmp_path), "--database-url", database_url)
+    preview = run("preview", "Log Events", "--limit", "3", *common)
+    assert preview.exit_code == 0 and "user_id" in preview.stdout
+    today = date.today()
+    daily = run(
+        "daily",
+        "Log Events",
+        "--start",
+        (today - timedelta(days=2)).isoformat(),
+        "--end",
+        today.isoformat(),
+        *common,
+    )
+    assert daily.exit_code == 0
+    assert today.isoformat() in daily.stdout and "userID" in daily.stdout
+    missing = run("preview", "Nope", *common)
+    assert missing.exit_code == 2 and "Nope" in missing.stderr
