@@ -41,7 +41,8 @@ class OwnerBody(WireModel):
 
 
 class _EventFields(WireModel):
-    """Fields every write body may carry; all optional here, required ones overridden."""
+    """The event's fields on the wire, the one list of them; all optional here, required
+    ones overridden by the bodies and by the read shape."""
 
     description: str | None = None
     tags: list[str] | None = None
@@ -64,6 +65,11 @@ class _EventFields(WireModel):
     )
     all_columns: list[str] | None = Field(None, alias="all_columns")
     column_types: list[str] | None = Field(None, alias="column_types")
+
+
+class _Body(_EventFields):
+    """A write body: the event's fields plus ``dryRun``."""
+
     dry_run: bool | None = Field(None, description="Run every check, store nothing")
 
     def to_domain_changes(self) -> dict[str, Any]:
@@ -78,21 +84,21 @@ class _EventFields(WireModel):
         return QualifyingEvent.model_validate(changes)
 
 
-class CreateBody(_EventFields):
+class CreateBody(_Body):
     name: str
     sql: str
     timestamp_column: str
     id_type_mapping: list[IdTypeMappingBody]
 
 
-class UpdateBody(_EventFields):
+class UpdateBody(_Body):
     name: str | None = Field(None, description="May repeat the name; it cannot change")
     sql: str
     timestamp_column: str
     id_type_mapping: list[IdTypeMappingBody]
 
 
-class PatchBody(_EventFields):
+class PatchBody(_Body):
     name: str | None = Field(None, description="May repeat the name; it cannot change")
 
 
@@ -185,31 +191,18 @@ class RejectBody(WireModel):
 # -- response shapes, for the OpenAPI document only (responses are built by to_wire) -------
 
 
-class QualifyingEventOut(BaseModel):
+class QualifyingEventOut(_EventFields):
     """A qualifying event as read: the fields that were written (others are absent)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=False
+    )
 
     name: str
     description: str
-    tags: list[str] | None = None
     sql: str
     timestamp_column: str
-    timestamp_as_day: bool | None = None
     id_type_mapping: list[IdTypeMappingBody]
-    source_type: SourceType | None = None
-    table_name: str | None = None
-    date_partition_column: str | None = None
-    custom_field_mapping: list[CustomFieldMappingBody] | None = None
-    is_read_only: bool | None = None
-    is_verified: bool | None = None
-    owner: OwnerBody | None = None
-    team: str | None = None
-    team_id: str | None = Field(None, alias="teamID")
-    disable_cure: bool | None = Field(None, alias="disableCURE")
-    skip_validation: bool | None = Field(None, alias="skip_validation")
-    all_columns: list[str] | None = Field(None, alias="all_columns")
-    column_types: list[str] | None = Field(None, alias="column_types")
 
 
 class _OutModel(BaseModel):
