@@ -211,7 +211,12 @@ class Warehouse(ABC):
 class DBAPIWarehouse(Warehouse):
     """A warehouse reached through a DB-API 2.0 driver: one lazily opened connection,
     statements run one at a time on fresh cursors. Subclasses implement ``_connect`` and
-    may list ``_session_statements`` (timeouts, read-only) run once per connection."""
+    may list ``_session_statements`` (timeouts, read-only) run once per connection.
+
+    ``params`` are the driver's connection arguments (empty ones dropped); those named in
+    ``SECRET_PARAMS`` are kept out of every message."""
+
+    SECRET_PARAMS: tuple[str, ...] = ("password",)
 
     def __init__(
         self,
@@ -219,10 +224,14 @@ class DBAPIWarehouse(Warehouse):
         timeout_s: float = 30.0,
         row_cap: int = 10_000,
         connection: Any = None,
+        **params: Any,
     ) -> None:
         super().__init__(timeout_s=timeout_s, row_cap=row_cap)
         # ``connection`` is for tests: an object with the DB-API ``cursor()`` and ``close()``.
         self._connection = connection
+        self.params = {k: v for k, v in params.items() if v}
+        for name in self.SECRET_PARAMS:
+            self.add_secret(self.params.get(name))
 
     @abstractmethod
     def _connect(self) -> Any:

@@ -39,18 +39,6 @@ class RedshiftWarehouse(DBAPIWarehouse):
     SUPPORTS_READ_ONLY_TRANSACTION = False
     SUPPORTS_STATEMENT_TIMEOUT = True
 
-    def __init__(
-        self,
-        *,
-        timeout_s: float = 30.0,
-        row_cap: int = 10_000,
-        connection: Any = None,
-        **params: Any,
-    ) -> None:
-        super().__init__(timeout_s=timeout_s, row_cap=row_cap, connection=connection)
-        self.params = {k: v for k, v in params.items() if v}
-        self.add_secret(self.params.get("password"))
-
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> RedshiftWarehouse:
         parts, options = url_parts(url)
