@@ -198,20 +198,24 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             created_at=_as_utc(row.created_at),
         )
 
+    @staticmethod
+    def _next_revision(conn: Connection, name: str) -> int:
+        last = conn.execute(
+            sa.select(sa.func.max(revisions.c.revision)).where(revisions.c.event_name == name)
+        ).scalar_one()
+        return (last or 0) + 1
+
     def _append_revision(
         self,
         conn: Connection,
         name: str,
+        number: int,
         action: str,
         old: dict[str, Any] | None,
         new: dict[str, Any] | None,
         actor: Actor,
         now: datetime,
     ) -> int:
-        last = conn.execute(
-            sa.select(sa.func.max(revisions.c.revision)).where(revisions.c.event_name == name)
-        ).scalar_one()
-        number = (last or 0) + 1
         conn.execute(
             revisions.insert().values(
                 event_name=name,
@@ -239,27 +243,24 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     ) -> StoredQualifyingEvent:
         document = event.to_document()
         now = utc_now()
+        # A re-created name continues its history's numbering.
+        number = self._next_revision(conn, event.name)
         try:
-            # Insert first: on SQLite it takes the write lock, on PostgreSQL the unique index
-            # arbitrates between concurrent creates of one name.
-            with conn.begin_nested():
-                inserted = conn.execute(
-                    qualifying_events.insert().values(
-                        name=event.name,
-                        document=json.dumps(document),
-                        revision=0,
-                        created_at=now,
-                        updated_at=now,
-                    )
+            # On PostgreSQL the unique index arbitrates between concurrent creates of one
+            # name (on SQLite, BEGIN IMMEDIATE already serialized them). A failure aborts
+            # the whole transaction, which is what the caller wants: no savepoint needed.
+            conn.execute(
+                qualifying_events.insert().values(
+                    name=event.name,
+                    document=json.dumps(document),
+                    revision=number,
+                    created_at=now,
+                    updated_at=now,
                 )
+            )
         except sa_exc.IntegrityError as exc:
             raise name_in_use(event.name) from exc
-        number = self._append_revision(conn, event.name, action, None, document, actor, now)
-        conn.execute(
-            qualifying_events.update()
-            .where(qualifying_events.c.id == inserted.inserted_primary_key[0])
-            .values(revision=number)
-        )
+        self._append_revision(conn, event.name, number, action, None, document, actor, now)
         return StoredQualifyingEvent(event=event, created_at=now, updated_at=now, revision=number)
 
     def get_event(self, name: str) -> StoredQualifyingEvent | None:
@@ -332,8 +333,16 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         document = event.to_document()
         now = utc_now()
         row = self._lock_current(conn, event.name, expected_revision)
+        # The row holds its history's latest revision: the next one follows it.
         number = self._append_revision(
-            conn, event.name, action, json.loads(row.document), document, actor, now
+            conn,
+            event.name,
+            row.revision + 1,
+            action,
+            json.loads(row.document),
+            document,
+            actor,
+            now,
         )
         conn.execute(
             qualifying_events.update()
@@ -355,7 +364,14 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     ) -> None:
         row = self._lock_current(conn, name, expected_revision)
         self._append_revision(
-            conn, name, "delete", json.loads(row.document), None, actor, utc_now()
+            conn,
+            name,
+            row.revision + 1,
+            "delete",
+            json.loads(row.document),
+            None,
+            actor,
+            utc_now(),
         )
         conn.execute(qualifying_events.delete().where(qualifying_events.c.id == row.id))
 
