@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -37,10 +37,12 @@ from qualevents.models import (
     document_changes,
 )
 from qualevents.store.base import Actor, Page, Revision
+from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import api_keys, qualifying_events, revisions
 
+T = TypeVar("T")
 _WRITE = "qualevents_write"
 # A read of one statement needs no transaction: on SQLite no BEGIN (our listener), on
 # PostgreSQL autocommit (no BEGIN/ROLLBACK round trips). That halves the cost of the key
@@ -146,8 +148,20 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         # (WAL readers don't block), so callers may run them without a thread hop, which
         # costs more than the read itself. PostgreSQL reads cross a network: not inline.
         self.inline_reads = engine.dialect.name == "sqlite"
+        # Hot reads (keys, events, list pages) are cached where a change counter keeps the
+        # cache exact across processes: SQLite files. PostgreSQL reads go to the database.
+        self._cache = (
+            ChangeWatchedCache(engine)
+            if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+            else None
+        )
 
     # -- plumbing -----------------------------------------------------------------------
+
+    def _cached(self, space: str, key: Any, load: Callable[[], T | None]) -> T | None:
+        if self._cache is None:
+            return load()
+        return self._cache.get(space, key, load)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -264,6 +278,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         return StoredQualifyingEvent(event=event, created_at=now, updated_at=now, revision=number)
 
     def get_event(self, name: str) -> StoredQualifyingEvent | None:
+        return self._cached("event", name, lambda: self._load_event(name))
+
+    def _load_event(self, name: str) -> StoredQualifyingEvent | None:
         with self._single_read() as conn:
             row = conn.execute(_EVENT_BY_NAME, {"name": name}).first()
         return self._stored(row) if row else None
@@ -282,6 +299,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         """As ``list_events``, but each event's stored document (``to_document()`` as it
         was written) without re-validating it: a page of 100 models costs more than the
         query."""
+        return self._cached("page", (offset, limit), lambda: self._load_documents(offset, limit))
+
+    def _load_documents(self, offset: int, limit: int) -> Page[dict[str, Any]]:
         rows, total = self._event_rows(offset, limit, qualifying_events.c.document)
         return Page([json.loads(row.document) for row in rows], total)
 
@@ -445,6 +465,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         return ApiKey(id=key_id, name=name, kind=kind, created_at=now)
 
     def get_key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        return self._cached("key", key_hash, lambda: self._load_key(key_hash))
+
+    def _load_key(self, key_hash: str) -> tuple[ApiKey, str] | None:
         with self._single_read() as conn:
             row = conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
         return (self._key(row), row.key_hash) if row else None
@@ -471,6 +494,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
         self.engine.dispose()
 
 

@@ -1,0 +1,71 @@
+"""A read cache for the SQLite store, kept exact by SQLite's change counter. Imports
+nothing from the package.
+
+``PRAGMA data_version`` on a connection of its own changes whenever any other connection,
+in this process or another, commits to the database file. Every cached read first asks it
+(a few microseconds, no disk access) and drops the whole cache when it moved, so a read never
+returns what a committed write has replaced, and a revoked key is refused on the next
+request, from any process. Values are only cached when no commit happened while they were
+being read. Misses are not cached (unknown keys and names are attacker-chosen), and each
+space is bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
+MAX_ENTRIES = 10_000
+
+
+class ChangeWatchedCache:
+    def __init__(self, engine: Engine, max_entries: int = MAX_ENTRIES) -> None:
+        # A connection of our own, never used for anything else: data_version counts the
+        # commits of *other* connections, which is every writer.
+        self._watch = engine.raw_connection()
+        self._watch_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+        self._version = self._data_version()
+        self._spaces: dict[str, dict[Hashable, Any]] = {}
+
+    def _data_version(self) -> int:
+        with self._watch_lock:
+            cursor = self._watch.cursor()
+            try:
+                cursor.execute("PRAGMA data_version")
+                return int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
+
+    def get(self, space: str, key: Hashable, load: Callable[[], T | None]) -> T | None:
+        version = self._data_version()
+        with self._lock:
+            if version != self._version:
+                self._spaces.clear()
+                self._version = version
+            found = self._spaces.get(space, {}).get(key)
+        if found is not None:
+            return found
+        value = load()
+        # Keep it only if nothing was committed since the check above: the value may have
+        # been read before that commit. (A commit after this second look is caught by the
+        # next get's first look, before anything is returned.)
+        if value is not None and self._data_version() == version:
+            with self._lock:
+                entries = self._spaces.setdefault(space, {})
+                if self._version == version and len(entries) < self._max_entries:
+                    entries[key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spaces.clear()
+
+    def close(self) -> None:
+        with self._watch_lock:
+            self._watch.close()

@@ -1,0 +1,119 @@
+"""The SQLite store's read cache is exact: a commit through any connection (another store,
+another process) is seen by the next read; values read across a commit are not kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qualevents.errors import Unauthorized
+from qualevents.keys import KeyService
+from qualevents.models import IdTypeMapping, QualifyingEvent
+from qualevents.store.base import Actor
+from qualevents.store.cache import ChangeWatchedCache
+from qualevents.store.sql import open_store
+
+ACTOR = Actor("k", "test")
+
+
+def event(name: str, description: str = "") -> QualifyingEvent:
+    return QualifyingEvent(
+        name=name,
+        description=description,
+        sql="SELECT user_id, ts FROM t",
+        timestamp_column="ts",
+        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
+    )
+
+
+@pytest.fixture
+def two_stores(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    first, second = open_store(url), open_store(url)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_the_sqlite_store_caches_and_postgres_does_not(two_stores, store):
+    first, _ = two_stores
+    assert first._cache is not None
+    if store.engine.dialect.name == "postgresql":
+        assert store._cache is None
+
+
+def test_a_change_through_another_store_is_read_at_once(two_stores):
+    first, second = two_stores
+    first.create_event(event("E", "one"), ACTOR)
+    assert first.get_event("E").event.description == "one"  # now cached
+    assert first.get_event("E").event.description == "one"
+    second.replace_event(event("E", "two"), ACTOR)
+    assert first.get_event("E").event.description == "two"
+    second.delete_event("E", ACTOR)
+    assert first.get_event("E") is None
+
+
+def test_list_pages_follow_creates_elsewhere(two_stores):
+    first, second = two_stores
+    first.create_event(event("A"), ACTOR)
+    assert first.list_event_documents(0, 10).total == 1
+    second.create_event(event("B"), ACTOR)
+    page = first.list_event_documents(0, 10)
+    assert page.total == 2 and [d["name"] for d in page.items] == ["A", "B"]
+
+
+def test_a_key_revoked_elsewhere_is_refused_on_the_next_request(two_stores):
+    first, second = two_stores
+    key, secret = KeyService(first).create("ci")
+    assert KeyService(first).authenticate(secret).id == key.id  # cached
+    KeyService(second).revoke(key.id)
+    with pytest.raises(Unauthorized):
+        KeyService(first).authenticate(secret)
+
+
+def test_a_value_read_across_a_commit_is_not_kept(two_stores):
+    first, second = two_stores
+    first.create_event(event("E", "old"), ACTOR)
+    cache = ChangeWatchedCache(first.engine)
+    loads = []
+
+    def load_then_commit_elsewhere():
+        value = first._load_event("E")
+        loads.append(value)
+        if len(loads) == 1:
+            second.replace_event(event("E", "new"), ACTOR)
+        return value
+
+    assert cache.get("event", "E", load_then_commit_elsewhere).event.description == "old"
+    # Not cached: the second get loads again and sees the commit.
+    assert cache.get("event", "E", load_then_commit_elsewhere).event.description == "new"
+    assert len(loads) == 2
+    cache.get("event", "E", load_then_commit_elsewhere)
+    assert len(loads) == 2  # now it was kept
+    cache.close()
+
+
+def test_misses_are_not_cached_and_spaces_are_bounded(two_stores):
+    first, _ = two_stores
+    cache = ChangeWatchedCache(first.engine, max_entries=2)
+    calls = []
+
+    def load(value):
+        def run():
+            calls.append(value)
+            return value
+
+        return run
+
+    cache.get("s", "missing", load(None))
+    cache.get("s", "missing", load(None))
+    assert calls == [None, None]
+    for name in ("a", "b", "c"):
+        cache.get("s", name, load(name))
+    calls.clear()
+    for name in ("a", "b", "c"):
+        cache.get("s", name, load(name))
+    assert calls == ["c"]  # a and b were kept; c did not fit
+    cache.close()
+
