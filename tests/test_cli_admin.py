@@ -123,3 +123,34 @@ def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_
     assert today.isoformat() in daily.stdout and "userID" in daily.stdout
     missing = run("preview", "Nope", *common)
     assert missing.exit_code == 2 and "Nope" in missing.stderr
+
+
+def test_validate_preview_and_daily_through_a_server(tmp_path, demo_warehouse):
+    from qualevents.keys import KeyService
+    from qualevents.store.sql import open_store
+    from tests.serving import running_server
+
+    database_url = f"sqlite:///{tmp_path / 'remote.db'}"
+    store = open_store(database_url)
+    secret = KeyService(store).create("cli")[1]
+    store.close()
+    args = ("--database-url", database_url, "--warehouse-url", demo_warehouse)
+    with running_server(tmp_path, *args) as base_url:
+        remote = ("--url", base_url, "--api-key", secret)
+        good = run("validate", write_event(tmp_path), *remote)
+        assert good.exit_code == 0, good.stdout
+        assert "valid: yes" in good.stdout and "mode: warehouse" in good.stdout
+        bad = run("validate", write_event(tmp_path, timestampColumn="tss"), *remote)
+        assert bad.exit_code == 1 and "tss" in bad.stdout
+
+        from qualevents.client import Client
+
+        with Client(base_url, secret) as client:
+            client.create_qualifying_event(json.loads(Path(write_event(tmp_path)).read_text()))
+        preview = run("preview", "Log Events", "--limit", "2", *remote)
+        assert preview.exit_code == 0 and "user_id" in preview.stdout
+        today = date.today().isoformat()
+        daily = run("daily", "Log Events", "--start", today, "--end", today, *remote)
+        assert daily.exit_code == 0 and today in daily.stdout
+        unknown = run("preview", "Nope", *remote)
+        assert unknown.exit_code == 2
