@@ -134,3 +134,21 @@ def test_keys_are_independent_and_owner_follows_the_caller(app, store, existing)
         assert response.status_code == 201
         assert response.json()["data"]["owner"]["ownerName"] == "second key"
     assert existing["owner"]["ownerName"] == "ci"
+
+
+def test_the_key_is_checked_before_anything_else(anonymous, client):
+    # Without a valid key, a wrong API version, bad paging or a bad If-Match still gets the
+    # same 401: a caller without a key learns nothing about the request's other problems.
+    for headers, params in (
+        ({"STATSIG-API-VERSION": "19990101"}, {}),
+        ({}, {"limit": "zero", "page": "-1"}),
+        ({"If-Match": "nonsense", "STATSIG-API-KEY": "console-nope"}, {}),
+    ):
+        response = anonymous.get(BASE, headers=headers, params=params)
+        assert response.status_code == 401, (headers, params, response.text)
+    response = anonymous.delete(f"{BASE}/x", headers={"If-Match": "nonsense"})
+    assert response.status_code == 401
+    # With a key, the same version problem is a clear 400.
+    versioned = client.get(BASE, headers={"STATSIG-API-VERSION": "19990101"})
+    assert versioned.status_code == 400
+    assert versioned.json()["errors"][0]["property"] == "STATSIG-API-VERSION"

@@ -89,9 +89,12 @@ def context_of(request: Request) -> AppContext:
 
 
 def authenticate(request: Request, secret: str | None, *, write: bool = False) -> ApiKey:
-    """The calling key; 401 when unknown, 403 when a read-only key asks to write."""
+    """The calling key; 401 when unknown, then 400 for an unsupported API version (so that a
+    caller without a key learns nothing else), 429 when rate limited, 403 when a read-only
+    key asks to write."""
     context = context_of(request)
     key = context.keys.authenticate(secret)
+    check_api_version(request)
     if context.rate_limiter.enabled:
         context.rate_limiter.check(key.id)
     if write and not key.can_write:
@@ -113,7 +116,7 @@ def wants_review(request: Request) -> bool:
     return value.strip().lower() in ("true", "1", "yes")
 
 
-async def check_api_version(request: Request) -> None:
+def check_api_version(request: Request) -> None:
     version = request.headers.get("statsig-api-version")
     if version is not None and version.strip() not in API_VERSIONS:
         raise UnsupportedApiVersion(

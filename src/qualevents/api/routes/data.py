@@ -15,16 +15,13 @@ from qualevents.api.context import (
     api_key_header,
     authenticate,
     blocking,
-    check_api_version,
     context_of,
     json_response,
 )
 from qualevents.api.routes.qualifying_events import BASE
 from qualevents.errors import ErrorItem, InvalidRequest, WarehouseUnavailable
 
-router = APIRouter(
-    prefix=BASE, dependencies=[Depends(check_api_version)], tags=["Warehouse (qualevents)"]
-)
+router = APIRouter(prefix=BASE, tags=["Warehouse (qualevents)"])
 
 MAX_PREVIEW_ROWS = 1000
 MAX_DAILY_DAYS = 3660

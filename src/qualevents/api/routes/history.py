@@ -18,7 +18,6 @@ from qualevents.api.context import (
     api_key_header,
     authenticate,
     blocking,
-    check_api_version,
     context_of,
     etag,
     expected_revision,
@@ -32,7 +31,7 @@ from qualevents.api.schemas import changes_to_wire, event_to_wire, to_wire, wire
 from qualevents.errors import ErrorItem, InvalidRequest
 from qualevents.store.base import Revision
 
-router = APIRouter(dependencies=[Depends(check_api_version)], tags=["History"])
+router = APIRouter(tags=["History"])
 
 ACTION_TYPES = {
     "create": "qualifying_event_created",

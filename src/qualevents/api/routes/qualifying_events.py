@@ -18,7 +18,6 @@ from qualevents.api.context import (
     api_key_header,
     authenticate,
     blocking,
-    check_api_version,
     context_of,
     etag,
     expected_revision,
@@ -46,7 +45,6 @@ BASE = "/console/v1/experiments/qualifying_events"
 router = APIRouter(
     prefix=BASE,
     tags=["Experiments (Warehouse Native)"],
-    dependencies=[Depends(check_api_version)],
 )
 
 NAME_DOC = "The qualifying event's name (URL-encoded; may contain spaces)"
@@ -137,9 +135,7 @@ async def create_qualifying_event(
     )
     if held is not None:
         return held
-    result = await blocking(
-        context.events.create, event, actor_of(key), dry_run=bool(body.dry_run)
-    )
+    result = await blocking(context.events.create, event, actor_of(key), dry_run=bool(body.dry_run))
     return _write_response(result, "Qualifying event created successfully.", 201)
 
 
@@ -229,7 +225,5 @@ async def delete_qualifying_event(
     held = await _held_for_review(request, "delete", name, key, expected_revision=revision)
     if held is not None:
         return held
-    await blocking(
-        context.events.delete, name, actor_of(key), expected_revision=revision
-    )
+    await blocking(context.events.delete, name, actor_of(key), expected_revision=revision)
     return json_response({"message": "Qualifying event deleted successfully."})

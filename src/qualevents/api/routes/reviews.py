@@ -15,7 +15,6 @@ from qualevents.api.context import (
     api_key_header,
     authenticate,
     blocking,
-    check_api_version,
     context_of,
     json_response,
     page_params,
@@ -27,9 +26,7 @@ from qualevents.api.schemas import RejectBody, SettingsBody, change_request_to_w
 from qualevents.errors import ErrorItem, InvalidRequest
 from qualevents.models import ChangeRequestStatus
 
-router = APIRouter(
-    prefix="/console/v1/-", dependencies=[Depends(check_api_version)], tags=["Reviews"]
-)
+router = APIRouter(prefix="/console/v1/-", tags=["Reviews"])
 
 
 def _settings_to_wire(values: dict[str, str]) -> dict[str, Any]:
