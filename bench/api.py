@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -100,18 +99,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_command_works() -> bool:
-    """Whether ``qualevents serve`` can build its app (runtime imports validation and
-    warehouse, which may not exist yet)."""
-    try:
-        if importlib.util.find_spec("qualevents.validation") is None:
-            return False
-        import qualevents.warehouse as warehouse
-    except ImportError:
-        return False
-    return hasattr(warehouse, "open_warehouse")
-
-
 class Server:
     """A server subprocess on 127.0.0.1:port; ``peak_rss_mb`` reads its VmHWM."""
 
@@ -185,10 +172,10 @@ def server_env(database_url: str | None) -> dict[str, str]:
     return env
 
 
-def uvicorn_argv(target: str, port: int, *, factory: bool = False) -> list[str]:
+def uvicorn_argv(target: str, port: int) -> list[str]:
     # Same options as ``qualevents serve``: 1 worker, auto loop/http (uvloop, httptools),
     # no proxy headers; log level warning (no access log) for every server alike.
-    argv = [
+    return [
         sys.executable,
         "-m",
         "uvicorn",
@@ -205,32 +192,15 @@ def uvicorn_argv(target: str, port: int, *, factory: bool = False) -> list[str]:
         "warning",
         "--no-proxy-headers",
     ]
-    return [*argv, "--factory"] if factory else argv
 
 
-def start_qualevents(database_url: str, workdir: Path, use_serve: bool) -> Server:
+def start_qualevents(database_url: str, workdir: Path) -> Server:
     port = free_port()
-    if use_serve:
-        argv = [
-            sys.executable,
-            "-m",
-            "qualevents",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--warehouse-url",
-            "none",
-            "--database-url",
-            database_url,
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ]
-    else:
-        argv = uvicorn_argv("_qualevents_app:create", port, factory=True)
+    argv = [
+        sys.executable, "-m", "qualevents", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--warehouse-url", "none", "--database-url", database_url, "--workers", "1",
+        "--log-level", "warning",
+    ]  # fmt: skip
     server = Server(argv, server_env(database_url), port, workdir)
     server.wait_ready("/-/health")
     return server
@@ -538,7 +508,7 @@ class Bench:
         finally:
             server.stop()
 
-    def qualevents(self, backend: str, database_url: str, use_serve: bool) -> None:
+    def qualevents(self, backend: str, database_url: str) -> None:
         started = time.monotonic()
         secret = seed(database_url, SEED_COUNT)
         print(
@@ -546,7 +516,7 @@ class Bench:
             file=sys.stderr,
         )
         auth = {KEY_HEADER: secret}
-        server = start_qualevents(database_url, self.workdir, use_serve)
+        server = start_qualevents(database_url, self.workdir)
         try:
             cases = [
                 ("read", Request("GET", f"{BASE}/{READ_NAME}", auth)),
@@ -685,7 +655,6 @@ def main() -> int:
     )
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    use_serve = serve_command_works()
 
     with tempfile.TemporaryDirectory(prefix="qualevents-bench-") as tmp:
         workdir = Path(tmp)
@@ -693,11 +662,11 @@ def main() -> int:
         print(f"load generator: {'wrk' if bench.use_wrk else 'python'}", file=sys.stderr)
         bench.bare()
         if "sqlite" in backends:
-            bench.qualevents("sqlite", f"sqlite:///{workdir / 'bench.db'}", use_serve)
+            bench.qualevents("sqlite", f"sqlite:///{workdir / 'bench.db'}")
         if "postgres" in backends:
             if postgres_available():
                 with postgres_database() as url:
-                    bench.qualevents("postgres", url, use_serve)
+                    bench.qualevents("postgres", url)
             else:
                 print("  postgres: nothing listening on 127.0.0.1:5432, skipped", file=sys.stderr)
 
@@ -706,9 +675,7 @@ def main() -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(), "python": sys.version.split()[0]},
         "load_generator": "wrk -t1 (Lua script)" if bench.use_wrk else "python asyncio sockets",
-        "server_launch": "qualevents serve"
-        if use_serve
-        else "uvicorn bench/_qualevents_app.py:create (qualevents serve not buildable yet)",
+        "server_launch": "qualevents serve",
         "concurrency": bench.connections,
         "seconds_per_case": bench.seconds,
         "seeded_events": SEED_COUNT,

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -47,17 +46,6 @@ SEED_EVENTS = 200
 RSS_EVERY_S = 5.0
 MAX_IN_FLIGHT = 1000
 STARTUP_S = 60
-# Used only while ``qualevents serve`` cannot start (its runtime imports modules that are
-# still being written): the same create_app on the same store, no warehouse.
-FALLBACK_SERVER = """
-import sys, uvicorn
-from qualevents.api.app import create_app
-from qualevents.config import Settings
-from qualevents.store.sql import open_store
-settings = Settings(warehouse_url="none")
-app = create_app(settings, store=open_store(settings.database_url))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
 
 
 def free_port() -> int:
@@ -69,15 +57,12 @@ def free_port() -> int:
 def server_command(port: int, database_url: str, rate_limit: str) -> tuple[list[str], dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUALEVENTS_")}
     env["QUALEVENTS_RATE_LIMIT"] = rate_limit
-    if importlib.util.find_spec("qualevents.validation") is not None:
-        command = [
-            sys.executable, "-m", "qualevents", "serve", "--port", str(port),
-            "--database-url", database_url, "--warehouse-url", "none",
-            "--rate-limit", rate_limit, "--log-level", "warning",
-        ]  # fmt: skip
-        return command, env
-    env["QUALEVENTS_DATABASE_URL"] = database_url
-    return [sys.executable, "-c", FALLBACK_SERVER, str(port)], env
+    command = [
+        sys.executable, "-m", "qualevents", "serve", "--port", str(port),
+        "--database-url", database_url, "--warehouse-url", "none",
+        "--rate-limit", rate_limit, "--log-level", "warning",
+    ]  # fmt: skip
+    return command, env
 
 
 def rss_mb(pid: int) -> float | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib.util
 import os
 import pwd
 import shutil
@@ -43,17 +42,6 @@ STARTUP_S = 60
 CLIENT_TIMEOUT_S = 10
 WRITERS = 4
 KILL_AFTER_ACKS = 120
-# Used only while ``qualevents serve`` cannot start (its runtime imports
-# ``qualevents.validation``, still being written): the same create_app on the same store.
-FALLBACK_SERVER = """
-import sys, uvicorn
-from qualevents.api.app import create_app
-from qualevents.config import Settings
-from qualevents.store.sql import open_store
-settings = Settings(warehouse_url="none")
-app = create_app(settings, store=open_store(settings.database_url))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
 
 
 def free_port() -> int:
@@ -101,15 +89,11 @@ class Server:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUALEVENTS_")}
-        if importlib.util.find_spec("qualevents.validation") is not None:
-            command = [
-                sys.executable, "-m", "qualevents", "serve", "--port", str(self.port),
-                "--database-url", self.database_url, "--warehouse-url", "none",
-                "--log-level", self.log_level,
-            ]  # fmt: skip
-        else:
-            env["QUALEVENTS_DATABASE_URL"] = self.database_url
-            command = [sys.executable, "-c", FALLBACK_SERVER, str(self.port)]
+        command = [
+            sys.executable, "-m", "qualevents", "serve", "--port", str(self.port),
+            "--database-url", self.database_url, "--warehouse-url", "none",
+            "--log-level", self.log_level,
+        ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env
