@@ -18,7 +18,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,18 +35,13 @@ import pytest
 
 from qualevents.keys import KeyService
 from qualevents.store.sql import open_store
+from tests.serving import free_port
 
 BASE = "/console/v1/experiments/qualifying_events"
 STARTUP_S = 60
 CLIENT_TIMEOUT_S = 10
 WRITERS = 4
 KILL_AFTER_ACKS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def event_body(name: str, version: int) -> dict[str, Any]:
