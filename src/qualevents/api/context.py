@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 import anyio
 import anyio.to_thread
 from fastapi import Path, Request
-from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 from starlette.responses import Response
@@ -38,7 +37,7 @@ from qualevents.models import ApiKey
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
 from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEventService
-from qualevents.store.base import Actor, Store
+from qualevents.store.base import Actor, Store, WriteWouldBlock
 
 API_VERSIONS = ("20240601",)
 _WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
@@ -48,7 +47,6 @@ MAX_PAGE_NUMBER = 1_000_000_000
 MAX_ROW_NUMBER = 2**31 - 1
 RowNumber = Annotated[int, Path(ge=1, le=MAX_ROW_NUMBER)]
 API_KEY_HEADER = "STATSIG-API-KEY"
-api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 T = TypeVar("T")
@@ -84,16 +82,34 @@ async def reading(request: Request, function: Callable[..., T], *args: Any, **kw
     return await blocking(function, *args, **kwargs)
 
 
+async def writing(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a use case that writes: inline where the store's writes are local and never wait
+    (SQLite, inside ``non_blocking()``) and the validator makes no warehouse round trip,
+    else in the pool. When another process holds SQLite's write lock the inline attempt
+    stops before writing anything and the use case runs again in the pool, where it may
+    wait."""
+    context = context_of(request)
+    store = context.store
+    validator_is_local = getattr(context.validator, "warehouse", None) is None
+    if getattr(store, "inline_writes", False) and validator_is_local:
+        try:
+            with store.non_blocking():  # type: ignore[attr-defined]
+                return function(*args, **kwargs)
+        except WriteWouldBlock:
+            pass
+    return await blocking(function, *args, **kwargs)
+
+
 def context_of(request: Request) -> AppContext:
     return request.app.state.context
 
 
-def authenticate(request: Request, secret: str | None, *, write: bool = False) -> ApiKey:
+def authenticate(request: Request, *, write: bool = False) -> ApiKey:
     """The calling key; 401 when unknown, then 400 for an unsupported API version (so that a
     caller without a key learns nothing else), 429 when rate limited, 403 when a read-only
     key asks to write."""
     context = context_of(request)
-    key = context.keys.authenticate(secret)
+    key = context.keys.authenticate(request.headers.get(API_KEY_HEADER))
     check_api_version(request)
     if context.rate_limiter.enabled:
         context.rate_limiter.check(key.id)

@@ -1,6 +1,6 @@
 """The OpenAPI document: FastAPI's, plus the request bodies and response shapes of the
-handlers that parse their own bodies (strictly, for Statsig-style errors). Imports
-``api.schemas``.
+handlers that parse their own bodies (strictly, for Statsig-style errors) and the key
+header they read themselves. Imports ``api.context``, ``api.schemas``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from qualevents.api.context import API_KEY_HEADER
 from qualevents.api.schemas import (
     CreateBody,
     ErrorResponse,
@@ -95,6 +96,15 @@ def install_openapi(app: FastAPI) -> None:
                                 "content": {"application/json": {"schema": _ref(ErrorResponse)}},
                             },
                         )
+        # Handlers read the key header themselves (a FastAPI dependency per request cost
+        # more than the rest of a cached read); the document still declares it.
+        document["components"]["securitySchemes"] = {
+            API_KEY_HEADER: {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+        }
+        for path, operations in document.get("paths", {}).items():
+            if path.startswith("/console/"):
+                for operation in operations.values():
+                    operation["security"] = [{API_KEY_HEADER: []}]
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         app.openapi_schema = document

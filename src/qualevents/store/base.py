@@ -15,6 +15,12 @@ from qualevents.models import ApiKey, KeyKind, QualifyingEvent, StoredQualifying
 T = TypeVar("T")
 
 
+class WriteWouldBlock(Exception):
+    """Raised inside ``non_blocking()`` when a write would have to wait for another writer
+    (another process holds SQLite's write lock). Nothing was written: the caller retries
+    where waiting is harmless (a worker thread)."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who makes a change: the calling key (or the CLI acting locally)."""

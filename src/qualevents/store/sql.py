@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -36,7 +37,7 @@ from qualevents.models import (
     StoredQualifyingEvent,
     document_changes,
 )
-from qualevents.store.base import Actor, Page, Revision
+from qualevents.store.base import Actor, Page, Revision, WriteWouldBlock
 from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
@@ -55,6 +56,27 @@ _EVENT_BY_NAME = sa.select(qualifying_events).where(
     qualifying_events.c.name == sa.bindparam("name")
 )
 _KEY_BY_HASH = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+_INSERT_EVENT = qualifying_events.insert()
+_INSERT_REVISION = revisions.insert()
+_LAST_REVISION = sa.select(sa.func.max(revisions.c.revision)).where(
+    revisions.c.event_name == sa.bindparam("name")
+)
+_UPDATE_EVENT = (
+    qualifying_events.update()
+    .where(qualifying_events.c.id == sa.bindparam("row_id"))
+    .values(
+        document=sa.bindparam("document"),
+        revision=sa.bindparam("revision"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
+_DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
+_CURRENT_EVENT = _EVENT_BY_NAME
+_CURRENT_EVENT_FOR_UPDATE = _EVENT_BY_NAME.with_for_update()
+
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+# Set while a write runs on the event loop (``SQLStore.non_blocking``): it must not wait.
+_NON_BLOCKING: ContextVar[bool] = ContextVar("qualevents_non_blocking", default=False)
 
 
 def utc_now() -> datetime:
@@ -68,8 +90,9 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def create_engine_for(url: str) -> Engine:
-    """An engine for ``url`` with the per-backend settings the store relies on."""
+def create_engine_for(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
+    """An engine for ``url`` with the per-backend settings the store relies on
+    (``busy_timeout_s``: how long a SQLite writer waits for another process's lock)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa_exc.ArgumentError as exc:
@@ -80,7 +103,11 @@ def create_engine_for(url: str) -> Engine:
     if backend == "sqlite":
         engine = sa.create_engine(
             parsed,
-            connect_args={"timeout": 30, "check_same_thread": False, "isolation_level": None},
+            connect_args={
+                "timeout": busy_timeout_s,
+                "check_same_thread": False,
+                "isolation_level": None,
+            },
             pool_size=8,
             max_overflow=8,
             poolclass=sa.pool.QueuePool if parsed.database not in (None, "", ":memory:") else None,
@@ -92,7 +119,7 @@ def create_engine_for(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             cursor.close()
 
         @sa_event.listens_for(engine, "begin")
@@ -119,6 +146,10 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except sa_exc.OperationalError as exc:
+        code = getattr(exc.orig, "sqlite_errorcode", None) or 0
+        if _NON_BLOCKING.get() and code & 0xFF in _BUSY:
+            # Inside non_blocking() (busy timeout 0): another process holds the lock.
+            raise WriteWouldBlock() from exc
         raise StoreUnavailable() from exc
     except sa_exc.InterfaceError as exc:
         raise StoreUnavailable() from exc
@@ -148,12 +179,22 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         # (WAL readers don't block), so callers may run them without a thread hop, which
         # costs more than the read itself. PostgreSQL reads cross a network: not inline.
         self.inline_reads = engine.dialect.name == "sqlite"
+        sqlite_file = engine.dialect.name == "sqlite" and engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        )
         # Hot reads (keys, events, list pages) are cached where a change counter keeps the
         # cache exact across processes: SQLite files. PostgreSQL reads go to the database.
-        self._cache = (
-            ChangeWatchedCache(engine)
-            if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
-            else None
+        self._cache = ChangeWatchedCache(engine) if sqlite_file else None
+        # A write to a local SQLite file is a few hundred microseconds of CPU, less than
+        # handing it to a thread (and far less than the GIL contention of many writer
+        # threads). Callers may run it on the event loop inside ``non_blocking()``: there it
+        # never waits; when another process holds the write lock it raises WriteWouldBlock
+        # at once (busy timeout 0) and the caller retries in a thread.
+        self.inline_writes = sqlite_file
+        self._inline_engine = (
+            create_engine_for(engine.url, busy_timeout_s=0) if sqlite_file else None
         )
 
     # -- plumbing -----------------------------------------------------------------------
@@ -175,17 +216,37 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             yield conn
 
     @contextmanager
+    def non_blocking(self) -> Iterator[None]:
+        """Writes inside never wait for a lock: they raise ``WriteWouldBlock`` instead,
+        having written nothing. Only where ``inline_writes`` is true."""
+        if self._inline_engine is None:
+            raise RuntimeError("non_blocking() needs a store with inline_writes")
+        token = _NON_BLOCKING.set(True)
+        try:
+            yield
+        finally:
+            _NON_BLOCKING.reset(token)
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
-        if self._write_lock is not None:
-            with self._write_lock, self._write_unlocked() as conn:
+        if self._write_lock is None:
+            with self._write_unlocked(self.engine) as conn:
                 yield conn
+        elif _NON_BLOCKING.get() and self._inline_engine is not None:
+            if not self._write_lock.acquire(blocking=False):
+                raise WriteWouldBlock()
+            try:
+                with self._write_unlocked(self._inline_engine) as conn:
+                    yield conn
+            finally:
+                self._write_lock.release()
         else:
-            with self._write_unlocked() as conn:
+            with self._write_lock, self._write_unlocked(self.engine) as conn:
                 yield conn
 
     @contextmanager
-    def _write_unlocked(self) -> Iterator[Connection]:
-        with translate_errors(), self.engine.connect() as conn:
+    def _write_unlocked(self, engine: Engine) -> Iterator[Connection]:
+        with translate_errors(), engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
@@ -214,9 +275,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
 
     @staticmethod
     def _next_revision(conn: Connection, name: str) -> int:
-        last = conn.execute(
-            sa.select(sa.func.max(revisions.c.revision)).where(revisions.c.event_name == name)
-        ).scalar_one()
+        last = conn.execute(_LAST_REVISION, {"name": name}).scalar_one()
         return (last or 0) + 1
 
     def _append_revision(
@@ -231,16 +290,17 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         now: datetime,
     ) -> int:
         conn.execute(
-            revisions.insert().values(
-                event_name=name,
-                revision=number,
-                action=action,
-                document=json.dumps(new) if new is not None else None,
-                changes=json.dumps(document_changes(old, new)),
-                key_id=actor.key_id,
-                key_name=actor.key_name,
-                created_at=now,
-            )
+            _INSERT_REVISION,
+            {
+                "event_name": name,
+                "revision": number,
+                "action": action,
+                "document": json.dumps(new) if new is not None else None,
+                "changes": json.dumps(document_changes(old, new)),
+                "key_id": actor.key_id,
+                "key_name": actor.key_name,
+                "created_at": now,
+            },
         )
         return number
 
@@ -264,13 +324,14 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             # name (on SQLite, BEGIN IMMEDIATE already serialized them). A failure aborts
             # the whole transaction, which is what the caller wants: no savepoint needed.
             conn.execute(
-                qualifying_events.insert().values(
-                    name=event.name,
-                    document=json.dumps(document),
-                    revision=number,
-                    created_at=now,
-                    updated_at=now,
-                )
+                _INSERT_EVENT,
+                {
+                    "name": event.name,
+                    "document": json.dumps(document),
+                    "revision": number,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         except sa_exc.IntegrityError as exc:
             raise name_in_use(event.name) from exc
@@ -318,10 +379,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def _lock_current(
         self, conn: Connection, name: str, expected_revision: int | None
     ) -> sa.Row[Any]:
-        query = sa.select(qualifying_events).where(qualifying_events.c.name == name)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        query = _CURRENT_EVENT_FOR_UPDATE if conn.dialect.name == "postgresql" else _CURRENT_EVENT
+        row = conn.execute(query, {"name": name}).first()
         if row is None:
             raise QualifyingEventNotFound(name)
         if expected_revision is not None and row.revision != expected_revision:
@@ -365,9 +424,13 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             now,
         )
         conn.execute(
-            qualifying_events.update()
-            .where(qualifying_events.c.id == row.id)
-            .values(document=json.dumps(document), revision=number, updated_at=now)
+            _UPDATE_EVENT,
+            {
+                "row_id": row.id,
+                "document": json.dumps(document),
+                "revision": number,
+                "updated_at": now,
+            },
         )
         return StoredQualifyingEvent(
             event=event, created_at=_as_utc(row.created_at), updated_at=now, revision=number
@@ -393,7 +456,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             actor,
             utc_now(),
         )
-        conn.execute(qualifying_events.delete().where(qualifying_events.c.id == row.id))
+        conn.execute(_DELETE_EVENT, {"row_id": row.id})
 
     # -- history ------------------------------------------------------------------------
 
@@ -496,6 +559,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+        if self._inline_engine is not None:
+            self._inline_engine.dispose()
         self.engine.dispose()
 
 

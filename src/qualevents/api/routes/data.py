@@ -8,11 +8,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qualevents.api.context import (
-    api_key_header,
     authenticate,
     blocking,
     context_of,
@@ -69,14 +68,13 @@ async def preview(
     name: str,
     limit: str | None = Query(None, description="Rows (default 20, max 1000)"),
     days: str | None = Query(None, description="Look back this many days (default 7)"),
-    secret: str | None = Depends(api_key_header),
 ) -> Response:
     rows = _whole(limit, "limit", 20, 1, MAX_PREVIEW_ROWS)
     lookback = _whole(days, "days", 7, 1, MAX_DAILY_DAYS)
     context = context_of(request)
 
     def run() -> list[dict[str, Any]]:
-        authenticate(request, secret)
+        authenticate(request)
         event = context.events.get(name).event
         return _validator(request).preview(event, limit=rows, days=lookback)
 
@@ -90,7 +88,6 @@ async def daily(
     name: str,
     start: str | None = Query(None, description="First day, YYYY-MM-DD (default: 29 days ago)"),
     end: str | None = Query(None, description="Last day, YYYY-MM-DD (default: today)"),
-    secret: str | None = Depends(api_key_header),
 ) -> Response:
     last = _date(end, "end", date.today())
     first = _date(start, "start", last - timedelta(days=29))
@@ -103,7 +100,7 @@ async def daily(
     context = context_of(request)
 
     def run() -> list[dict[str, Any]]:
-        authenticate(request, secret)
+        authenticate(request)
         event = context.events.get(name).event
         return _validator(request).daily(event, first, last)
 

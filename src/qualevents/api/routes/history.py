@@ -9,13 +9,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qualevents.api.context import (
     RowNumber,
     actor_of,
-    api_key_header,
     authenticate,
     blocking,
     context_of,
@@ -90,13 +89,12 @@ async def list_revisions(
     name: str,
     limit: str | None = Query(None),
     page: str | None = Query(None),
-    secret: str | None = Depends(api_key_header),
 ) -> Response:
     size, number = page_params(limit, page)
     context = context_of(request)
 
     def run() -> dict[str, Any]:
-        authenticate(request, secret)
+        authenticate(request)
         found = context.events.revisions(name, number, size)
         return {
             "message": "Revisions listed successfully.",
@@ -111,12 +109,12 @@ async def list_revisions(
 
 @router.get(BASE + "/{name}/-/revisions/{number}", summary="One revision of an event")
 async def read_revision(
-    request: Request, name: str, number: RowNumber, secret: str | None = Depends(api_key_header)
+    request: Request, name: str, number: RowNumber
 ) -> Response:
     context = context_of(request)
 
     def run() -> Revision:
-        authenticate(request, secret)
+        authenticate(request)
         return context.events.revision(name, number)
 
     revision = await reading(request, run)
@@ -130,13 +128,13 @@ async def read_revision(
     summary="Write a new revision equal to an earlier one",
 )
 async def restore_revision(
-    request: Request, name: str, number: RowNumber, secret: str | None = Depends(api_key_header)
+    request: Request, name: str, number: RowNumber
 ) -> Response:
     context = context_of(request)
     revision = expected_revision(request)
 
     def run() -> Any:
-        key = authenticate(request, secret, write=True)
+        key = authenticate(request, write=True)
         return context.events.restore(name, number, actor_of(key), expected_revision=revision)
 
     result = await blocking(run)
@@ -177,7 +175,6 @@ async def audit_logs(
     action_type: str | None = Query(None, alias="actionType"),
     name: str | None = Query(None, description="Only this qualifying event"),
     key_id: str | None = Query(None, alias="keyID", description="Only changes by this key"),
-    secret: str | None = Depends(api_key_header),
 ) -> Response:
     size, number = page_params(limit, page)
     problems = []
@@ -204,7 +201,7 @@ async def audit_logs(
     context = context_of(request)
 
     def run() -> dict[str, Any]:
-        authenticate(request, secret)
+        authenticate(request)
         found = context.events.audit_log(
             number,
             size,

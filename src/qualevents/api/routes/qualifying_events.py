@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qualevents.api.context import (
     actor_of,
-    api_key_header,
     authenticate,
     blocking,
     context_of,
@@ -27,6 +26,7 @@ from qualevents.api.context import (
     read_body,
     reading,
     wants_review,
+    writing,
 )
 from qualevents.api.errors import render_item
 from qualevents.api.schemas import (
@@ -105,12 +105,11 @@ async def list_qualifying_events(
     request: Request,
     limit: str | None = Query(None, description="Results per page (default 100, max 1000)"),
     page: str | None = Query(None, description="Page number, from 1"),
-    secret: str | None = Depends(api_key_header),
 ) -> Response:
     context = context_of(request)
 
     def run() -> dict[str, Any]:
-        authenticate(request, secret)
+        authenticate(request)
         size, number = page_params(limit, page)
         found = context.events.list_documents(number, size)
         return {
@@ -124,10 +123,10 @@ async def list_qualifying_events(
 
 @router.post("", summary="Create a qualifying event", status_code=201)
 async def create_qualifying_event(
-    request: Request, secret: str | None = Depends(api_key_header)
+    request: Request
 ) -> Response:
     context = context_of(request)
-    key = await reading(request, authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, write=True)
     body = await read_body(request, CreateBody)
     event = body.to_event(body.name)
     held = await _held_for_review(
@@ -135,18 +134,20 @@ async def create_qualifying_event(
     )
     if held is not None:
         return held
-    result = await blocking(context.events.create, event, actor_of(key), dry_run=bool(body.dry_run))
+    result = await writing(
+        request, context.events.create, event, actor_of(key), dry_run=bool(body.dry_run)
+    )
     return _write_response(result, "Qualifying event created successfully.", 201)
 
 
 @router.get("/{name}", summary="Read a qualifying event")
 async def read_qualifying_event(
-    request: Request, name: str, secret: str | None = Depends(api_key_header)
+    request: Request, name: str
 ) -> Response:
     context = context_of(request)
 
     def run() -> Any:
-        authenticate(request, secret)
+        authenticate(request)
         return context.events.get(name)
 
     stored = await reading(request, run)
@@ -158,10 +159,10 @@ async def read_qualifying_event(
 
 @router.post("/{name}", summary="Update a qualifying event (replaces the definition)")
 async def update_qualifying_event(
-    request: Request, name: str, secret: str | None = Depends(api_key_header)
+    request: Request, name: str
 ) -> Response:
     context = context_of(request)
-    key = await reading(request, authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, write=True)
     body = await read_body(request, UpdateBody)
     event = body.to_event(body.name if body.name is not None else name)
     held = await _held_for_review(
@@ -175,7 +176,8 @@ async def update_qualifying_event(
     )
     if held is not None:
         return held
-    result = await blocking(
+    result = await writing(
+        request,
         context.events.update,
         name,
         event,
@@ -188,10 +190,10 @@ async def update_qualifying_event(
 
 @router.patch("/{name}", summary="Change only the fields sent (qualevents extension)")
 async def patch_qualifying_event(
-    request: Request, name: str, secret: str | None = Depends(api_key_header)
+    request: Request, name: str
 ) -> Response:
     context = context_of(request)
-    key = await reading(request, authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, write=True)
     body = await read_body(request, PatchBody)
     held = await _held_for_review(
         request,
@@ -204,7 +206,8 @@ async def patch_qualifying_event(
     )
     if held is not None:
         return held
-    result = await blocking(
+    result = await writing(
+        request,
         context.events.patch,
         name,
         body.to_domain_changes(),
@@ -217,13 +220,13 @@ async def patch_qualifying_event(
 
 @router.delete("/{name}", summary="Delete a qualifying event")
 async def delete_qualifying_event(
-    request: Request, name: str, secret: str | None = Depends(api_key_header)
+    request: Request, name: str
 ) -> Response:
     context = context_of(request)
-    key = await reading(request, authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, write=True)
     revision = expected_revision(request)
     held = await _held_for_review(request, "delete", name, key, expected_revision=revision)
     if held is not None:
         return held
-    await blocking(context.events.delete, name, actor_of(key), expected_revision=revision)
+    await writing(request, context.events.delete, name, actor_of(key), expected_revision=revision)
     return json_response({"message": "Qualifying event deleted successfully."})

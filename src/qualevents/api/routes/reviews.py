@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qualevents.api.context import (
     RowNumber,
     actor_of,
-    api_key_header,
     authenticate,
     blocking,
     context_of,
@@ -34,11 +33,11 @@ def _settings_to_wire(values: dict[str, str]) -> dict[str, Any]:
 
 
 @router.get("/settings", summary="Project settings")
-async def read_settings(request: Request, secret: str | None = Depends(api_key_header)) -> Response:
+async def read_settings(request: Request) -> Response:
     context = context_of(request)
 
     def run() -> dict[str, str]:
-        authenticate(request, secret)
+        authenticate(request)
         return context.reviews.settings()
 
     values = await reading(request, run)
@@ -49,10 +48,10 @@ async def read_settings(request: Request, secret: str | None = Depends(api_key_h
 
 @router.post("/settings", summary="Change project settings (full-access key)")
 async def update_settings(
-    request: Request, secret: str | None = Depends(api_key_header)
+    request: Request
 ) -> Response:
     context = context_of(request)
-    await reading(request, authenticate, request, secret, write=True)
+    await reading(request, authenticate, request, write=True)
     body = await read_body(request, SettingsBody)
 
     def run() -> dict[str, str]:
@@ -72,7 +71,6 @@ async def list_change_requests(
     status: str | None = Query(None, description="pending, approved, rejected or stale"),
     limit: str | None = Query(None),
     page: str | None = Query(None),
-    secret: str | None = Depends(api_key_header),
 ) -> Response:
     size, number = page_params(limit, page)
     try:
@@ -85,7 +83,7 @@ async def list_change_requests(
     context = context_of(request)
 
     def run() -> dict[str, Any]:
-        authenticate(request, secret)
+        authenticate(request)
         found = context.reviews.list(number, size, wanted)
         return {
             "message": "Change requests listed successfully.",
@@ -100,12 +98,12 @@ async def list_change_requests(
 
 @router.get("/change_requests/{request_id}", summary="One change request")
 async def read_change_request(
-    request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
+    request: Request, request_id: RowNumber
 ) -> Response:
     context = context_of(request)
 
     def run() -> Any:
-        authenticate(request, secret)
+        authenticate(request)
         return context.reviews.get(request_id)
 
     found = await reading(request, run)
@@ -116,12 +114,12 @@ async def read_change_request(
 
 @router.post("/change_requests/{request_id}/approve", summary="Approve and apply atomically")
 async def approve_change_request(
-    request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
+    request: Request, request_id: RowNumber
 ) -> Response:
     context = context_of(request)
 
     def run() -> Any:
-        key = authenticate(request, secret, write=True)
+        key = authenticate(request, write=True)
         return context.reviews.approve(request_id, actor_of(key))
 
     decided = await blocking(run)
@@ -135,10 +133,10 @@ async def approve_change_request(
 
 @router.post("/change_requests/{request_id}/reject", summary="Reject (nothing is applied)")
 async def reject_change_request(
-    request: Request, request_id: RowNumber, secret: str | None = Depends(api_key_header)
+    request: Request, request_id: RowNumber
 ) -> Response:
     context = context_of(request)
-    key = await reading(request, authenticate, request, secret, write=True)
+    key = await reading(request, authenticate, request, write=True)
     reason = None
     length = request.headers.get("content-length", "0")
     if not length.isdigit() or int(length) > 0:

@@ -1,0 +1,147 @@
+"""Writes on the event loop (SQLite): inside ``non_blocking()`` a write never waits. When
+another process holds SQLite's write lock it stops with WriteWouldBlock having written
+nothing, and the API runs the use case again in a thread, where it waits its turn."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from qualevents.api import context as api_context
+from qualevents.api.app import create_app
+from qualevents.config import Settings
+from qualevents.keys import KeyService
+from qualevents.models import IdTypeMapping, QualifyingEvent
+from qualevents.store.base import Actor, WriteWouldBlock
+from qualevents.store.sql import open_store
+from tests.bridge import in_process_client
+
+ACTOR = Actor("k", "test")
+BASE = "/console/v1/experiments/qualifying_events"
+
+
+def event(name: str) -> QualifyingEvent:
+    return QualifyingEvent(
+        name=name,
+        sql="SELECT user_id, ts FROM t",
+        timestamp_column="ts",
+        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
+    )
+
+
+def body(name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "sql": "SELECT user_id, ts FROM t",
+        "timestampColumn": "ts",
+        "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"}],
+    }
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "inline.db"
+
+
+@pytest.fixture
+def other_process_lock(sqlite_path: Path):
+    """Another connection (as another process would) that can take the write lock."""
+    holder = sqlite3.connect(sqlite_path, isolation_level=None, check_same_thread=False)
+    yield holder
+    if holder.in_transaction:
+        holder.execute("ROLLBACK")
+    holder.close()
+
+
+def test_only_sqlite_files_write_inline(sqlite_path, store):
+    local = open_store(f"sqlite:///{sqlite_path}")
+    try:
+        assert local.inline_writes
+    finally:
+        local.close()
+    if store.engine.dialect.name == "postgresql":
+        assert not store.inline_writes
+        with pytest.raises(RuntimeError), store.non_blocking():
+            pass
+
+
+def test_a_non_blocking_write_commits_when_the_lock_is_free(sqlite_path):
+    store = open_store(f"sqlite:///{sqlite_path}")
+    try:
+        with store.non_blocking():
+            store.create_event(event("E"), ACTOR)
+        assert store.get_event("E") is not None
+        assert [r.action for r in store.list_revisions("E", 0, 10).items] == ["create"]
+    finally:
+        store.close()
+
+
+def test_a_non_blocking_write_stops_at_once_and_writes_nothing(sqlite_path, other_process_lock):
+    store = open_store(f"sqlite:///{sqlite_path}")
+    try:
+        other_process_lock.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WriteWouldBlock), store.non_blocking():
+            store.create_event(event("E"), ACTOR)
+        other_process_lock.execute("ROLLBACK")
+        assert store.get_event("E") is None
+        assert store.list_revisions("E", 0, 10).total == 0
+        # Outside non_blocking() the same write waits for the lock as before.
+        store.create_event(event("E"), ACTOR)
+        assert store.get_event("E") is not None
+    finally:
+        store.close()
+
+
+def test_a_non_blocking_write_stops_while_this_process_writes_in_a_thread(sqlite_path):
+    store = open_store(f"sqlite:///{sqlite_path}")
+    in_write, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with store._write():
+            in_write.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    try:
+        assert in_write.wait(10)
+        with pytest.raises(WriteWouldBlock), store.non_blocking():
+            store.create_event(event("E"), ACTOR)
+    finally:
+        release.set()
+        writer.join()
+    assert store.get_event("E") is None
+    store.close()
+
+
+def test_the_api_retries_a_blocked_write_in_a_thread(sqlite_path, other_process_lock, monkeypatch):
+    url = f"sqlite:///{sqlite_path}"
+    store = open_store(url)
+    secret = KeyService(store).create("ci")[1]
+    app = create_app(Settings(database_url=url, warehouse_url="none", _env_file=None), store=store)
+    real_blocking = api_context.blocking
+    fallbacks: list[str] = []
+
+    async def release_then_block(function, *args, **kwargs):
+        # The inline attempt gave up: let the other "process" commit, then wait in a thread.
+        fallbacks.append(getattr(function, "__name__", "?"))
+        other_process_lock.execute("COMMIT")
+        return await real_blocking(function, *args, **kwargs)
+
+    monkeypatch.setattr(api_context, "blocking", release_then_block)
+    try:
+        with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+            other_process_lock.execute("BEGIN IMMEDIATE")
+            created = http.post(BASE, json=body("E"))
+            assert created.status_code == 201, created.text
+            assert fallbacks == ["create"]
+            # With the lock free, the next create runs inline: no fallback.
+            assert http.post(BASE, json=body("F")).status_code == 201
+            assert fallbacks == ["create"]
+            listed = http.get(BASE).json()
+            assert [e["name"] for e in listed["data"]] == ["E", "F"]
+    finally:
+        store.close()
