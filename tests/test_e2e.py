@@ -13,6 +13,8 @@ from qualevents.store.sql import open_store
 from tests.serving import running_server
 
 BASE = "/console/v1/experiments/qualifying_events"
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     database_url = f"sqlite:///{tmp_path / 'e2e.db'}"

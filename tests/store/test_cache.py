@@ -116,4 +116,3 @@ def test_misses_are_not_cached_and_spaces_are_bounded(two_stores):
         cache.get("s", name, load(name))
     assert calls == ["c"]  # a and b were kept; c did not fit
     cache.close()
-

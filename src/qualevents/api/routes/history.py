@@ -108,9 +108,7 @@ async def list_revisions(
 
 
 @router.get(BASE + "/{name}/-/revisions/{number}", summary="One revision of an event")
-async def read_revision(
-    request: Request, name: str, number: RowNumber
-) -> Response:
+async def read_revision(request: Request, name: str, number: RowNumber) -> Response:
     context = context_of(request)
 
     def run() -> Revision:
@@ -127,9 +125,7 @@ async def read_revision(
     BASE + "/{name}/-/revisions/{number}/restore",
     summary="Write a new revision equal to an earlier one",
 )
-async def restore_revision(
-    request: Request, name: str, number: RowNumber
-) -> Response:
+async def restore_revision(request: Request, name: str, number: RowNumber) -> Response:
     context = context_of(request)
     revision = expected_revision(request)
 

@@ -122,9 +122,7 @@ async def list_qualifying_events(
 
 
 @router.post("", summary="Create a qualifying event", status_code=201)
-async def create_qualifying_event(
-    request: Request
-) -> Response:
+async def create_qualifying_event(request: Request) -> Response:
     context = context_of(request)
     key = await reading(request, authenticate, request, write=True)
     body = await read_body(request, CreateBody)
@@ -141,9 +139,7 @@ async def create_qualifying_event(
 
 
 @router.get("/{name}", summary="Read a qualifying event")
-async def read_qualifying_event(
-    request: Request, name: str
-) -> Response:
+async def read_qualifying_event(request: Request, name: str) -> Response:
     context = context_of(request)
 
     def run() -> Any:
@@ -158,9 +154,7 @@ async def read_qualifying_event(
 
 
 @router.post("/{name}", summary="Update a qualifying event (replaces the definition)")
-async def update_qualifying_event(
-    request: Request, name: str
-) -> Response:
+async def update_qualifying_event(request: Request, name: str) -> Response:
     context = context_of(request)
     key = await reading(request, authenticate, request, write=True)
     body = await read_body(request, UpdateBody)
@@ -189,9 +183,7 @@ async def update_qualifying_event(
 
 
 @router.patch("/{name}", summary="Change only the fields sent (qualevents extension)")
-async def patch_qualifying_event(
-    request: Request, name: str
-) -> Response:
+async def patch_qualifying_event(request: Request, name: str) -> Response:
     context = context_of(request)
     key = await reading(request, authenticate, request, write=True)
     body = await read_body(request, PatchBody)
@@ -219,9 +211,7 @@ async def patch_qualifying_event(
 
 
 @router.delete("/{name}", summary="Delete a qualifying event")
-async def delete_qualifying_event(
-    request: Request, name: str
-) -> Response:
+async def delete_qualifying_event(request: Request, name: str) -> Response:
     context = context_of(request)
     key = await reading(request, authenticate, request, write=True)
     revision = expected_revision(request)

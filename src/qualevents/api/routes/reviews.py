@@ -47,9 +47,7 @@ async def read_settings(request: Request) -> Response:
 
 
 @router.post("/settings", summary="Change project settings (full-access key)")
-async def update_settings(
-    request: Request
-) -> Response:
+async def update_settings(request: Request) -> Response:
     context = context_of(request)
     await reading(request, authenticate, request, write=True)
     body = await read_body(request, SettingsBody)
@@ -97,9 +95,7 @@ async def list_change_requests(
 
 
 @router.get("/change_requests/{request_id}", summary="One change request")
-async def read_change_request(
-    request: Request, request_id: RowNumber
-) -> Response:
+async def read_change_request(request: Request, request_id: RowNumber) -> Response:
     context = context_of(request)
 
     def run() -> Any:
@@ -113,9 +109,7 @@ async def read_change_request(
 
 
 @router.post("/change_requests/{request_id}/approve", summary="Approve and apply atomically")
-async def approve_change_request(
-    request: Request, request_id: RowNumber
-) -> Response:
+async def approve_change_request(request: Request, request_id: RowNumber) -> Response:
     context = context_of(request)
 
     def run() -> Any:
@@ -132,9 +126,7 @@ async def approve_change_request(
 
 
 @router.post("/change_requests/{request_id}/reject", summary="Reject (nothing is applied)")
-async def reject_change_request(
-    request: Request, request_id: RowNumber
-) -> Response:
+async def reject_change_request(request: Request, request_id: RowNumber) -> Response:
     context = context_of(request)
     key = await reading(request, authenticate, request, write=True)
     reason = None
