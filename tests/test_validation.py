@@ -312,3 +312,60 @@ def test_preview_and_daily_need_a_warehouse() -> None:
 def test_report_defaults() -> None:
     report = ValidationReport(valid=True)
     assert report.to_dict()["mode"] == "static"
+
+
+class _OnlySQLFields:
+    """An event exposing only SQL_FIELDS (and what derives from them): validation reading
+    any other field raises, which would make the memo's key incomplete."""
+
+    def __init__(self, event: QualifyingEvent) -> None:
+        self._event = event
+
+    def __getattr__(self, name: str):
+        from qualevents.validation import SQL_FIELDS
+
+        derived = {"effective_source_type", "declared_schema"}
+        if name not in SQL_FIELDS and name not in derived:
+            raise AttributeError(f"validation read {name!r}, which is not in SQL_FIELDS")
+        return getattr(self._event, name)
+
+
+@pytest.mark.parametrize("event", [SEED_EXAMPLE, LIST_EXAMPLE, TABLE_SOURCE], ids=str)
+def test_validation_reads_only_the_sql_fields(event: QualifyingEvent) -> None:
+    full = Validator(None).validate(event)
+    only = Validator(None).validate(_OnlySQLFields(event))  # type: ignore[arg-type]
+    assert only == full
+
+
+def test_a_static_report_is_kept_for_the_same_sql_fields_only() -> None:
+    validator = Validator(None)
+    first = validator.validate(SEED_EXAMPLE)
+    renamed = SEED_EXAMPLE.model_copy(update={"name": "other", "description": "d"})
+    assert validator.validate(renamed) is first  # same SQL fields: the kept report
+    changes = {
+        "sql": "SELECT user_id, ts FROM t",
+        "timestamp_column": "created",
+        "id_type_mapping": [DEVICE],
+        "custom_field_mapping": [CustomFieldMapping(key="k", formula="upper(user_id)")],
+        "skip_validation": True,
+    }
+    for field_name, value in changes.items():
+        changed = validator.validate(SEED_EXAMPLE.model_copy(update={field_name: value}))
+        assert changed is not first, field_name
+    tomorrow = validator.validate(SEED_EXAMPLE, today=TODAY + timedelta(days=1))
+    assert tomorrow is not first
+
+
+def test_a_warehouse_report_is_never_kept(validator: Validator) -> None:
+    assert validator.validate(SEED_EXAMPLE) is not validator.validate(SEED_EXAMPLE)
+
+
+def test_the_kept_reports_are_bounded() -> None:
+    from qualevents import validation
+
+    validator = Validator(None)
+    for i in range(validation.MEMO_ENTRIES + 10):
+        validator.validate(
+            SEED_EXAMPLE.model_copy(update={"sql": f"SELECT user_id, ts, {i} FROM t"})
+        )
+    assert len(validator._memo) == validation.MEMO_ENTRIES

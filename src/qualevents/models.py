@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from qualevents.errors import ErrorItem, ValidationFailed
 
@@ -311,6 +311,13 @@ class StoredQualifyingEvent(BaseModel):
     created_at: datetime
     updated_at: datetime
     revision: int
+    # What callers derive from this value (its encoded response), kept with it: a store
+    # cache hands out the same object until a write replaces it.
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def memo(self) -> dict[Any, Any]:
+        return self._memo
 
 
 def document_changes(

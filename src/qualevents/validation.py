@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -48,7 +50,7 @@ def render_item_default(item: ErrorItem) -> dict[str, Any]:
     return {"property": ".".join(map(str, item.loc)), "errorMessage": item.message, **item.extra}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ValidationReport:
     valid: bool
     errors: list[ErrorItem] = field(default_factory=list)
@@ -94,19 +96,72 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+# The fields of a definition that validation reads; nothing else can change its report.
+# (tests/test_validation.py runs the validator on events exposing only these.)
+SQL_FIELDS = (
+    "source_type",
+    "sql",
+    "table_name",
+    "date_partition_column",
+    "timestamp_column",
+    "id_type_mapping",
+    "custom_field_mapping",
+    "skip_validation",
+    "all_columns",
+    "column_types",
+)
+# Reports kept by a validator that asks no warehouse (see Validator.validate).
+MEMO_ENTRIES = 1024
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a field's value (lists of models become tuples of dumps)."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
 class Validator:
     """Checks definitions against ``warehouse`` (None: statically) in its dialect."""
 
     def __init__(self, warehouse: Warehouse | None, dialect: str | None = None) -> None:
         self.warehouse = warehouse
         self.dialect = dialect or (warehouse.DIALECT if warehouse else DEFAULT_DIALECT)
+        self._memo: OrderedDict[tuple[Any, ...], ValidationReport] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     # -- validate -----------------------------------------------------------------------
 
     def validate(self, event: QualifyingEvent, *, today: date | None = None) -> ValidationReport:
         """Every problem of ``event`` against its warehouse; never raises for a bad
-        definition (the report lists the problems)."""
+        definition (the report lists the problems).
+
+        Without a warehouse to ask (none configured, or the schema is declared) the report
+        is a pure function of the SQL fields, the dialect and the day, so the last
+        ``MEMO_ENTRIES`` reports are kept and handed out again (they are not to be
+        mutated): a dry run followed by the same create, or a re-applied definition, parses
+        its SQL once. Reports from a warehouse are never kept: its tables change."""
         today = today or date.today()
+        if self.warehouse is not None and event.declared_schema is None:
+            return self._validate(event, today)
+        key = (today, *(_frozen(getattr(event, name)) for name in SQL_FIELDS))
+        with self._memo_lock:
+            report = self._memo.get(key)
+            if report is not None:
+                self._memo.move_to_end(key)
+                return report
+        report = self._validate(event, today)
+        with self._memo_lock:
+            self._memo[key] = report
+            if len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        return report
+
+    def _validate(self, event: QualifyingEvent, today: date) -> ValidationReport:
         window = DateRange(today - timedelta(days=VALIDATION_DAYS - 1), today)
         try:
             query = effective_query(event, self.dialect, window)

@@ -232,14 +232,19 @@ def expected_revision(request: Request) -> int | None:
     return int(value)
 
 
+def encode_json(body: dict[str, Any]) -> bytes:
+    # pydantic-core writes the same bytes as json.dumps(ensure_ascii=False, compact) for
+    # our bodies (str, int, bool, None, lists, dicts), 4x faster on a page of 100 events.
+    return to_json(body)
+
+
+def encoded_json_response(
+    encoded: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(encoded, status_code=status, media_type="application/json", headers=headers)
+
+
 def json_response(
     body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    # pydantic-core writes the same bytes as json.dumps(ensure_ascii=False, compact) for
-    # our bodies (str, int, bool, None, lists, dicts), 4x faster on a page of 100 events.
-    return Response(
-        to_json(body),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    return encoded_json_response(encode_json(body), status, headers)

@@ -6,7 +6,7 @@ Every backend (SQLite, PostgreSQL, through ``SQLStore``) passes the same conform
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -33,6 +33,10 @@ class Actor:
 class Page(Generic[T]):
     items: list[T]
     total: int
+    # What callers derive from the page (its encoded response), kept with it: a store
+    # cache hands out the same Page until a write replaces it, so the derivation is done
+    # once per change, and dropped with the page.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from qualevents.api.context import (
     authenticate,
     blocking,
     context_of,
+    encode_json,
+    encoded_json_response,
     etag,
     expected_revision,
     json_response,
@@ -46,6 +48,9 @@ router = APIRouter(
     prefix=BASE,
     tags=["Experiments (Warehouse Native)"],
 )
+
+# The key under which a response body is kept with the value it encodes (``memo``).
+WIRE = "wire-json"
 
 NAME_DOC = "The qualifying event's name (URL-encoded; may contain spaces)"
 
@@ -108,17 +113,23 @@ async def list_qualifying_events(
 ) -> Response:
     context = context_of(request)
 
-    def run() -> dict[str, Any]:
+    def run() -> bytes:
         authenticate(request)
         size, number = page_params(limit, page)
         found = context.events.list_documents(number, size)
-        return {
-            "message": "Qualifying events listed successfully.",
-            "data": [to_wire(document) for document in found.items],
-            "pagination": pagination(BASE, number, size, found.total),
-        }
+        # A cached page is encoded once per change of the store (see Page.memo).
+        encoded = found.memo.get(WIRE)
+        if encoded is None:
+            encoded = found.memo[WIRE] = encode_json(
+                {
+                    "message": "Qualifying events listed successfully.",
+                    "data": [to_wire(document) for document in found.items],
+                    "pagination": pagination(BASE, number, size, found.total),
+                }
+            )
+        return encoded
 
-    return json_response(await reading(request, run))
+    return encoded_json_response(await reading(request, run))
 
 
 @router.post("", summary="Create a qualifying event", status_code=201)
@@ -147,10 +158,12 @@ async def read_qualifying_event(request: Request, name: str) -> Response:
         return context.events.get(name)
 
     stored = await reading(request, run)
-    return json_response(
-        {"message": "Qualifying event read successfully.", "data": event_to_wire(stored.event)},
-        headers={"ETag": etag(stored.revision)},
-    )
+    encoded = stored.memo.get(WIRE)
+    if encoded is None:
+        encoded = stored.memo[WIRE] = encode_json(
+            {"message": "Qualifying event read successfully.", "data": event_to_wire(stored.event)}
+        )
+    return encoded_json_response(encoded, headers={"ETag": etag(stored.revision)})
 
 
 @router.post("/{name}", summary="Update a qualifying event (replaces the definition)")
