@@ -39,6 +39,7 @@ from qualevents.models import (
 )
 from qualevents.store.base import Actor, Page, Revision, WriteWouldBlock
 from qualevents.store.cache import ChangeWatchedCache
+from qualevents.store.checkpoint import Checkpointer
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import api_keys, qualifying_events, revisions
@@ -90,9 +91,12 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def create_engine_for(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
+def create_engine_for(
+    url: str | sa.URL, *, busy_timeout_s: float = 30.0, auto_checkpoint: bool = True
+) -> Engine:
     """An engine for ``url`` with the per-backend settings the store relies on
-    (``busy_timeout_s``: how long a SQLite writer waits for another process's lock)."""
+    (SQLite: ``busy_timeout_s``, how long a writer waits for another process's lock;
+    ``auto_checkpoint=False`` leaves WAL checkpoints to a ``Checkpointer``)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa_exc.ArgumentError as exc:
@@ -120,6 +124,8 @@ def create_engine_for(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            if not auto_checkpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         @sa_event.listens_for(engine, "begin")
@@ -194,8 +200,12 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         # at once (busy timeout 0) and the caller retries in a thread.
         self.inline_writes = sqlite_file
         self._inline_engine = (
-            create_engine_for(engine.url, busy_timeout_s=0) if sqlite_file else None
+            create_engine_for(engine.url, busy_timeout_s=0, auto_checkpoint=False)
+            if sqlite_file
+            else None
         )
+        # ... and their WAL checkpoints run in a thread (see store/checkpoint.py).
+        self._checkpointer = Checkpointer(engine.url.database) if sqlite_file else None
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -240,6 +250,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
                     yield conn
             finally:
                 self._write_lock.release()
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
         else:
             with self._write_lock, self._write_unlocked(self.engine) as conn:
                 yield conn
@@ -561,6 +573,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             self._cache.close()
         if self._inline_engine is not None:
             self._inline_engine.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
 
