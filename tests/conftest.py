@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -102,3 +103,20 @@ def client(app: object, full_key: str) -> Iterator[httpx.Client]:
 def anonymous(app: object) -> Iterator[httpx.Client]:
     with in_process_client(app) as http:
         yield http
+
+
+@contextmanager
+def seen_by(store: SQLStore) -> Iterator[None]:
+    """Wrap a write made by another process (the CLI's own store): afterwards ``store`` has
+    seen it. The SQLite cache sees a commit at once; the PostgreSQL one when the commit's
+    notification arrives, which this waits for."""
+    cache = store._cache
+    notified = getattr(cache, "notified", None)
+    if notified is None:
+        yield
+        return
+    with notified:
+        before = cache.notifications
+    yield
+    with notified:
+        assert notified.wait_for(lambda: cache.notifications > before, timeout=10)

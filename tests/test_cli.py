@@ -10,6 +10,7 @@ from qualevents.cli import app
 from qualevents.errors import Unauthorized
 from qualevents.keys import KeyService
 from qualevents.store.sql import open_store
+from tests.conftest import seen_by
 
 runner = CliRunner()
 
@@ -53,7 +54,11 @@ def test_keys_list_shows_ids_not_secrets(store, database_url):
 def test_keys_revoke_makes_the_key_unusable(store, database_url):
     secret = create_key(database_url)
     key = KeyService(store).authenticate(secret)
-    invoke("keys", "revoke", key.id, "--database-url", database_url)
+    with seen_by(store):
+        invoke("keys", "revoke", key.id, "--database-url", database_url)
+        # A mutation's check reads the key fresh: refused at once, on every backend.
+        with pytest.raises(Unauthorized):
+            KeyService(store).authenticate(secret, fresh=True)
     with pytest.raises(Unauthorized):
         KeyService(store).authenticate(secret)
 

@@ -15,6 +15,7 @@ from qualevents.reviews import ReviewService
 from qualevents.service import QualifyingEventService
 from qualevents.warehouse import open_warehouse
 from qualevents.warehouse.demo import load_demo
+from tests.conftest import seen_by
 
 runner = CliRunner()
 
@@ -67,13 +68,13 @@ def test_read_only_events_are_refused_locally_without_force(store, database_url,
     assert store.get_event("Log Events").event.description == ""
     refused = run("events", "delete", "Log Events", "--database-url", database_url)
     assert refused.exit_code == 2 and store.get_event("Log Events") is not None
-    forced = run("events", "apply", changed, "--force", "--database-url", database_url)
+    with seen_by(store):
+        forced = run("events", "apply", changed, "--force", "--database-url", database_url)
     assert forced.exit_code == 0
     assert store.get_event("Log Events").event.description == "local edit"
-    assert (
-        run("events", "delete", "Log Events", "--force", "--database-url", database_url).exit_code
-        == 0
-    )
+    with seen_by(store):
+        deleted = run("events", "delete", "Log Events", "--force", "--database-url", database_url)
+    assert deleted.exit_code == 0
     assert store.get_event("Log Events") is None
 
 

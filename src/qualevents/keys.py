@@ -67,12 +67,13 @@ class KeyService:
         )
         return key, secret
 
-    def authenticate(self, secret: str | None) -> ApiKey:
-        """The active key whose secret this is; Unauthorized otherwise (same for all cases)."""
+    def authenticate(self, secret: str | None, *, fresh: bool = False) -> ApiKey:
+        """The active key whose secret this is; Unauthorized otherwise (same for all cases).
+        ``fresh``: a key revoked anywhere an instant ago is refused (mutations ask this)."""
         if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             raise unauthorized(secret)
         digest = hash_secret(secret)
-        found = self.store.get_key_by_hash(digest)
+        found = self.store.get_key_by_hash(digest, fresh=fresh)
         if found is None:
             raise unauthorized(secret)
         key, stored_hash = found

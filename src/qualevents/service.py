@@ -95,7 +95,7 @@ class QualifyingEventService:
             event = event.model_copy(update={"owner": owner_of(actor)})
         report = self.check(event)
         if dry_run:
-            if self.store.get_event(event.name) is not None:
+            if self.store.get_event(event.name, fresh=True) is not None:
                 raise name_in_use(event.name)
             return WriteResult(event, None, report, dry_run=True)
         return WriteResult(event, self.store.create_event(event, actor), report, dry_run=False)
@@ -111,7 +111,7 @@ class QualifyingEventService:
     ) -> WriteResult:
         """Replace the definition: fields the body leaves out become unset, except ``owner``,
         which is kept (it records who is accountable, not what the source is)."""
-        current = self.store.get_event_or_raise(name)
+        current = self.store.get_event_or_raise(name, fresh=True)
         if event.name != name:
             raise ValidationFailed(errors=[_immutable_name(name, event.name)])
         _check_expected(current, expected_revision)
@@ -130,10 +130,10 @@ class QualifyingEventService:
     ) -> WriteResult:
         """Change only the fields in ``changes`` (snake_case); ``None`` unsets a field."""
         if "name" in changes and changes["name"] != name:
-            self.store.get_event_or_raise(name)  # an unknown name is a 404 first
+            self.store.get_event_or_raise(name, fresh=True)  # an unknown name is a 404 first
             raise ValidationFailed(errors=[_immutable_name(name, changes["name"])])
         for attempt in range(_PATCH_ATTEMPTS):
-            current = self.store.get_event_or_raise(name)
+            current = self.store.get_event_or_raise(name, fresh=True)
             _check_expected(current, expected_revision)
             event = merge_changes(current.event, changes)
             try:
@@ -198,7 +198,7 @@ class QualifyingEventService:
             )
         event = QualifyingEvent.from_document(old.document)
         report = self.check(event)
-        if self.store.get_event(name) is None:
+        if self.store.get_event(name, fresh=True) is None:
             if expected_revision is not None:
                 raise PreconditionFailed(f"Qualifying event {name!r} does not exist now")
             stored = self.store.create_event(event, actor, action="restore")

@@ -22,11 +22,12 @@ class StuckStore(SQLStore):
         self.released = threading.Event()
         # A store whose reads can block must not have them run on the event loop.
         self.inline_reads = False
+        self.cached_reads = False
 
-    def get_event(self, name: str):
+    def get_event(self, name: str, *, fresh: bool = False):
         if name == "stuck":
             self.released.wait(timeout=30)
-        return super().get_event(name)
+        return super().get_event(name, fresh=fresh)
 
 
 def test_a_stuck_request_gets_503_at_the_deadline(database_url, store):

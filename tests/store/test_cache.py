@@ -36,11 +36,10 @@ def two_stores(tmp_path: Path):
     second.close()
 
 
-def test_the_sqlite_store_caches_and_postgres_does_not(two_stores, store):
+def test_both_stores_cache(two_stores, store):
     first, _ = two_stores
     assert first._cache is not None
-    if store.engine.dialect.name == "postgresql":
-        assert store._cache is None
+    assert store._cache is not None
 
 
 def test_a_change_through_another_store_is_read_at_once(two_stores):

@@ -1,5 +1,5 @@
 """Writes on the event loop (SQLite): inside ``non_blocking()`` a write never waits. When
-another process holds SQLite's write lock it stops with WriteWouldBlock having written
+another process holds SQLite's write lock it stops with WouldBlock having written
 nothing, and the API runs the use case again in a thread, where it waits its turn."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
 from qualevents.models import IdTypeMapping, QualifyingEvent
-from qualevents.store.base import Actor, WriteWouldBlock
+from qualevents.store.base import Actor, WouldBlock
 from qualevents.store.sql import open_store
 from tests.bridge import in_process_client
 
@@ -64,8 +64,29 @@ def test_only_sqlite_files_write_inline(sqlite_path, store):
         local.close()
     if store.engine.dialect.name == "postgresql":
         assert not store.inline_writes
-        with pytest.raises(RuntimeError), store.non_blocking():
-            pass
+
+
+@pytest.fixture
+def postgres_store(postgres_database_url):
+    opened = open_store(postgres_database_url)
+    yield opened
+    opened.close()
+
+
+def test_postgres_refuses_every_round_trip_inside_non_blocking(postgres_store):
+    store = postgres_store
+    store.delete_event("E", ACTOR) if store.get_event("E") else None
+    with pytest.raises(WouldBlock), store.non_blocking():
+        store.create_event(event("E"), ACTOR)
+    assert store.get_event("E") is None  # nothing was written; now it is cached (a miss)
+    with pytest.raises(WouldBlock), store.non_blocking():
+        store.list_revisions("E", 0, 10)
+    store.create_event(event("E"), ACTOR)
+    with pytest.raises(WouldBlock), store.non_blocking():
+        store.get_event("E")  # not cached yet: a round trip
+    assert store.get_event("E") is not None  # cached now
+    with store.non_blocking():
+        assert store.get_event("E").event.name == "E"  # a hit needs no round trip
 
 
 def test_a_non_blocking_write_commits_when_the_lock_is_free(sqlite_path):
@@ -83,7 +104,7 @@ def test_a_non_blocking_write_stops_at_once_and_writes_nothing(sqlite_path, othe
     store = open_store(f"sqlite:///{sqlite_path}")
     try:
         other_process_lock.execute("BEGIN IMMEDIATE")
-        with pytest.raises(WriteWouldBlock), store.non_blocking():
+        with pytest.raises(WouldBlock), store.non_blocking():
             store.create_event(event("E"), ACTOR)
         other_process_lock.execute("ROLLBACK")
         assert store.get_event("E") is None
@@ -108,7 +129,7 @@ def test_a_non_blocking_write_stops_while_this_process_writes_in_a_thread(sqlite
     writer.start()
     try:
         assert in_write.wait(10)
-        with pytest.raises(WriteWouldBlock), store.non_blocking():
+        with pytest.raises(WouldBlock), store.non_blocking():
             store.create_event(event("E"), ACTOR)
     finally:
         release.set()

@@ -37,7 +37,7 @@ from qualevents.models import ApiKey
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
 from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEventService
-from qualevents.store.base import Actor, Store, WriteWouldBlock
+from qualevents.store.base import Actor, Store, WouldBlock
 
 API_VERSIONS = ("20240601",)
 _WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
@@ -75,10 +75,20 @@ async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 async def reading(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a read-only use case: inline where the store says its reads are quick and
-    non-blocking (SQLite) and no rate limit has to write its buckets, else in the pool."""
+    non-blocking (SQLite) and no rate limit has to write its buckets; inline as far as the
+    cache answers (PostgreSQL), else in the pool."""
     context = context_of(request)
-    if getattr(context.store, "inline_reads", False) and not context.rate_limiter.enabled:
-        return function(*args, **kwargs)
+    store = context.store
+    if not context.rate_limiter.enabled:
+        if getattr(store, "inline_reads", False):
+            return function(*args, **kwargs)
+        if getattr(store, "cached_reads", False):
+            # A cache hit needs no thread; a miss stops before its round trip.
+            try:
+                with store.non_blocking():  # type: ignore[attr-defined]
+                    return function(*args, **kwargs)
+            except WouldBlock:
+                pass
     return await blocking(function, *args, **kwargs)
 
 
@@ -95,7 +105,7 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
         try:
             with store.non_blocking():  # type: ignore[attr-defined]
                 return function(*args, **kwargs)
-        except WriteWouldBlock:
+        except WouldBlock:
             pass
     return await blocking(function, *args, **kwargs)
 
@@ -109,7 +119,7 @@ def authenticate(request: Request, *, write: bool = False) -> ApiKey:
     caller without a key learns nothing else), 429 when rate limited, 403 when a read-only
     key asks to write."""
     context = context_of(request)
-    key = context.keys.authenticate(request.headers.get(API_KEY_HEADER))
+    key = context.keys.authenticate(request.headers.get(API_KEY_HEADER), fresh=write)
     check_api_version(request)
     if context.rate_limiter.enabled:
         context.rate_limiter.check(key.id)

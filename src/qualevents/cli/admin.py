@@ -129,7 +129,7 @@ def events_apply(
         fail(from_pydantic(exc))
     event = body.to_event(body.name)
     try:
-        current = events.store.get_event(event.name)
+        current = events.store.get_event(event.name, fresh=True)
         if current is None:
             result = events.create(event, _local_actor())
             verb = "created"

@@ -15,10 +15,11 @@ from qualevents.models import ApiKey, KeyKind, QualifyingEvent, StoredQualifying
 T = TypeVar("T")
 
 
-class WriteWouldBlock(Exception):
-    """Raised inside ``non_blocking()`` when a write would have to wait for another writer
-    (another process holds SQLite's write lock). Nothing was written: the caller retries
-    where waiting is harmless (a worker thread)."""
+class WouldBlock(Exception):
+    """Raised inside a store's ``non_blocking()`` when the call would have to wait: for
+    another writer's lock (SQLite) or for the network (a PostgreSQL read the cache cannot
+    answer, any PostgreSQL write). Nothing was written: the caller retries where waiting
+    is harmless (a worker thread)."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,11 @@ class Store(Protocol):
         """Insert; raises NameInUse when the name exists."""
         ...
 
-    def get_event(self, name: str) -> StoredQualifyingEvent | None: ...
+    def get_event(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent | None:
+        """``fresh``: reflecting every commit made anywhere before the call (mutations)."""
+        ...
 
-    def get_event_or_raise(self, name: str) -> StoredQualifyingEvent: ...
+    def get_event_or_raise(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent: ...
 
     def list_events(self, offset: int, limit: int) -> Page[StoredQualifyingEvent]:
         """In creation order."""
@@ -107,8 +110,9 @@ class Store(Protocol):
 
     def create_key(self, key_id: str, name: str, kind: KeyKind, key_hash: str) -> ApiKey: ...
 
-    def get_key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
-        """The key and its stored hash (for a constant-time comparison by the caller)."""
+    def get_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
+        """The key and its stored hash (for a constant-time comparison by the caller);
+        ``fresh``: reflecting every commit made anywhere before the call."""
         ...
 
     def list_keys(self) -> list[ApiKey]: ...

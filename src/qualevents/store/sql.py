@@ -37,9 +37,11 @@ from qualevents.models import (
     StoredQualifyingEvent,
     document_changes,
 )
-from qualevents.store.base import Actor, Page, Revision, WriteWouldBlock
+from qualevents.store.base import Actor, Page, Revision, WouldBlock
 from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.checkpoint import Checkpointer
+from qualevents.store.notify import CHANNEL as NOTIFY_CHANNEL
+from qualevents.store.notify import NotifiedCache
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import api_keys, qualifying_events, revisions
@@ -76,6 +78,7 @@ _CURRENT_EVENT = _EVENT_BY_NAME
 _CURRENT_EVENT_FOR_UPDATE = _EVENT_BY_NAME.with_for_update()
 
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_NOTIFY = sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, sa.bindparam("origin")))
 # Set while a write runs on the event loop (``SQLStore.non_blocking``): it must not wait.
 _NON_BLOCKING: ContextVar[bool] = ContextVar("qualevents_non_blocking", default=False)
 
@@ -155,7 +158,7 @@ def translate_errors() -> Iterator[None]:
         code = getattr(exc.orig, "sqlite_errorcode", None) or 0
         if _NON_BLOCKING.get() and code & 0xFF in _BUSY:
             # Inside non_blocking() (busy timeout 0): another process holds the lock.
-            raise WriteWouldBlock() from exc
+            raise WouldBlock() from exc
         raise StoreUnavailable() from exc
     except sa_exc.InterfaceError as exc:
         raise StoreUnavailable() from exc
@@ -190,13 +193,22 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             "",
             ":memory:",
         )
-        # Hot reads (keys, events, list pages) are cached where a change counter keeps the
-        # cache exact across processes: SQLite files. PostgreSQL reads go to the database.
-        self._cache = ChangeWatchedCache(engine) if sqlite_file else None
+        # Hot reads (keys, events, list pages) are cached. On SQLite files a change counter
+        # keeps the cache exact across processes; on PostgreSQL, LISTEN/NOTIFY drops it
+        # when any process commits a change (store/notify.py says how exact that is).
+        self._cache: ChangeWatchedCache | NotifiedCache | None = None
+        if sqlite_file:
+            self._cache = ChangeWatchedCache(engine)
+        elif engine.dialect.name == "postgresql":
+            self._cache = NotifiedCache(
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            )
+        # Callers may try reads inside non_blocking() first: a cache hit needs no thread.
+        self.cached_reads = self._cache is not None
         # A write to a local SQLite file is a few hundred microseconds of CPU, less than
         # handing it to a thread (and far less than the GIL contention of many writer
         # threads). Callers may run it on the event loop inside ``non_blocking()``: there it
-        # never waits; when another process holds the write lock it raises WriteWouldBlock
+        # never waits; when another process holds the write lock it raises WouldBlock
         # at once (busy timeout 0) and the caller retries in a thread.
         self.inline_writes = sqlite_file
         self._inline_engine = (
@@ -214,23 +226,29 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             return load()
         return self._cache.get(space, key, load)
 
+    def _refuse_to_wait(self) -> None:
+        """Inside non_blocking(), a PostgreSQL round trip is a wait: refuse it."""
+        if not self.inline_reads and _NON_BLOCKING.get():
+            raise WouldBlock()
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        self._refuse_to_wait()
         with translate_errors(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _single_read(self) -> Iterator[Connection]:
         """For a read of exactly one statement (no snapshot across statements needed)."""
+        self._refuse_to_wait()
         with translate_errors(), self._single_read_engine.connect() as conn:
             yield conn
 
     @contextmanager
     def non_blocking(self) -> Iterator[None]:
-        """Writes inside never wait for a lock: they raise ``WriteWouldBlock`` instead,
-        having written nothing. Only where ``inline_writes`` is true."""
-        if self._inline_engine is None:
-            raise RuntimeError("non_blocking() needs a store with inline_writes")
+        """Inside, no call waits: one that would (a SQLite write while another process
+        holds the lock, a PostgreSQL round trip) raises ``WouldBlock`` having written
+        nothing. Local SQLite reads and writes, and cache hits, run as usual."""
         token = _NON_BLOCKING.set(True)
         try:
             yield
@@ -238,13 +256,19 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             _NON_BLOCKING.reset(token)
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, *, changes_cached_data: bool = True) -> Iterator[Connection]:
         if self._write_lock is None:
+            self._refuse_to_wait()
             with self._write_unlocked(self.engine) as conn:
                 yield conn
+                if isinstance(self._cache, NotifiedCache) and changes_cached_data:
+                    # Delivered to every process's cache listener if this commits.
+                    conn.execute(_NOTIFY, {"origin": self._cache.origin})
+            if self._cache is not None and changes_cached_data:
+                self._cache.clear()  # this process reads its own writes at once
         elif _NON_BLOCKING.get() and self._inline_engine is not None:
             if not self._write_lock.acquire(blocking=False):
-                raise WriteWouldBlock()
+                raise WouldBlock()
             try:
                 with self._write_unlocked(self._inline_engine) as conn:
                     yield conn
@@ -350,7 +374,12 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         self._append_revision(conn, event.name, number, action, None, document, actor, now)
         return StoredQualifyingEvent(event=event, created_at=now, updated_at=now, revision=number)
 
-    def get_event(self, name: str) -> StoredQualifyingEvent | None:
+    def get_event(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent | None:
+        """``fresh``: as of now, after every commit made anywhere (what a mutation must
+        start from); the SQLite cache always is, the PostgreSQL one may be a notification
+        behind."""
+        if fresh and isinstance(self._cache, NotifiedCache):
+            return self._load_event(name)
         return self._cached("event", name, lambda: self._load_event(name))
 
     def _load_event(self, name: str) -> StoredQualifyingEvent | None:
@@ -358,8 +387,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             row = conn.execute(_EVENT_BY_NAME, {"name": name}).first()
         return self._stored(row) if row else None
 
-    def get_event_or_raise(self, name: str) -> StoredQualifyingEvent:
-        stored = self.get_event(name)
+    def get_event_or_raise(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent:
+        stored = self.get_event(name, fresh=fresh)
         if stored is None:
             raise QualifyingEventNotFound(name)
         return stored
@@ -539,7 +568,11 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             )
         return ApiKey(id=key_id, name=name, kind=kind, created_at=now)
 
-    def get_key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+    def get_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
+        """The key with this hash. ``fresh``: as of now, after every commit made anywhere
+        (the SQLite cache always is; the PostgreSQL one may be a notification behind)."""
+        if fresh and isinstance(self._cache, NotifiedCache):
+            return self._load_key(key_hash)
         return self._cached("key", key_hash, lambda: self._load_key(key_hash))
 
     def _load_key(self, key_hash: str) -> tuple[ApiKey, str] | None:

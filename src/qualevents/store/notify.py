@@ -1,0 +1,146 @@
+"""A read cache for the PostgreSQL store, dropped by ``LISTEN``/``NOTIFY``. Imports nothing
+from the package.
+
+Every write transaction that changes cached data (events, keys) sends ``NOTIFY`` on
+``CHANNEL``; PostgreSQL delivers it to every listening connection when, and only if, the
+transaction commits. Each store keeps one listening connection in a thread and drops its
+whole cache on each notification. A process's own writes also drop its cache as they
+commit, so a process always reads its own writes.
+
+What this does not give, unlike the SQLite cache: a commit in *another* process is seen once
+its notification arrives (about a millisecond on one network, more across a slow one), not
+at the instant of commit. Callers that must see every commit (a mutation checking its key)
+ask the store for a fresh read. While the listening connection is down nothing is cached and
+every read goes to the database; the cache comes back, empty, when the connection does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import psycopg
+
+log = logging.getLogger("qualevents.store")
+T = TypeVar("T")
+CHANNEL = "qualevents_changes"
+MAX_ENTRIES = 10_000
+# Waits between reconnection attempts of the listening connection (seconds).
+RECONNECT_DELAYS = (0.05, 0.2, 1.0, 2.0)
+# How long the listener waits for a notification before looking whether it should stop.
+POLL_S = 1.0
+
+
+class NotifiedCache:
+    def __init__(self, conninfo: str, max_entries: int = MAX_ENTRIES) -> None:
+        self._conninfo = conninfo
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._spaces: dict[str, dict[Hashable, Any]] = {}
+        # Bumped on every drop; a value read across a bump is not kept.
+        self._version = 0
+        self._listening = False
+        self._stopping = threading.Event()
+        self._stop_channel = f"qualevents_stop_{uuid.uuid4().hex}"
+        # The payload of this store's own notifications: it has dropped its cache already.
+        self.origin = uuid.uuid4().hex
+        # Counts other processes' notifications (tests wait on it to see one arrive).
+        self.notifications = 0
+        self.notified = threading.Condition()
+        # Counts the listener's (re)connections.
+        self.connections = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="qualevents-notify", daemon=True)
+        self._thread.start()
+        # Start with the cache on when the database answers quickly; otherwise reads go to
+        # the database until the listener is up.
+        self._ready.wait(timeout=5)
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
+
+    def get(self, space: str, key: Hashable, load: Callable[[], T | None]) -> T | None:
+        with self._lock:
+            if not self._listening:
+                version = None
+            else:
+                version = self._version
+                found = self._spaces.get(space, {}).get(key)
+                if found is not None:
+                    return found
+        value = load()
+        if value is not None and version is not None:
+            with self._lock:
+                entries = self._spaces.setdefault(space, {})
+                current = self._listening and self._version == version
+                if current and len(entries) < self._max_entries:
+                    entries[key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spaces.clear()
+            self._version += 1
+
+    def _notified(self) -> None:
+        """Another process committed a change."""
+        self.clear()
+        with self.notified:
+            self.notifications += 1
+            self.notified.notify_all()
+
+    # -- the listening thread ------------------------------------------------------------
+
+    def _listen(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(
+                    self._conninfo, autocommit=True, connect_timeout=5
+                ) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    connection.execute(f"LISTEN {self._stop_channel}")
+                    # Anything committed before LISTEN took effect was never notified.
+                    with self._lock:
+                        self._spaces.clear()
+                        self._version += 1
+                        self._listening = True
+                    with self.notified:
+                        self.connections += 1
+                        self.notified.notify_all()
+                    self._ready.set()
+                    failures = 0
+                    while not self._stopping.is_set():
+                        # The timeout only bounds how long close() waits for this thread.
+                        for notification in connection.notifies(timeout=POLL_S):
+                            if notification.channel == self._stop_channel:
+                                break
+                            if notification.payload != self.origin:
+                                self._notified()
+            except psycopg.Error:
+                if not self._stopping.is_set():
+                    log.warning("cache listener lost its connection; reads go to the database")
+            finally:
+                with self._lock:
+                    self._listening = False
+                    self._spaces.clear()
+                    self._version += 1
+                self._ready.set()
+            delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+            failures += 1
+            self._stopping.wait(delay)
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._listening:
+            # Wake the thread out of its wait at once, on a channel only it listens to.
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"NOTIFY {self._stop_channel}")
+            except psycopg.Error:
+                pass
+        self._thread.join(timeout=10)

@@ -1,0 +1,113 @@
+"""The PostgreSQL store's read cache: dropped by LISTEN/NOTIFY when another process
+commits, at once by the process's own commits, bypassed by fresh reads (mutations), and
+off while its listening connection is down."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import event as sa_event
+
+from qualevents.models import IdTypeMapping, QualifyingEvent
+from qualevents.store.base import Actor
+from qualevents.store.notify import NotifiedCache
+from qualevents.store.sql import open_store
+from tests.conftest import _admin_url, seen_by
+
+ACTOR = Actor("k", "test")
+
+
+def event(name: str, description: str = "") -> QualifyingEvent:
+    return QualifyingEvent(
+        name=name,
+        description=description,
+        sql="SELECT user_id, ts FROM t",
+        timestamp_column="ts",
+        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
+    )
+
+
+@pytest.fixture
+def two_processes(postgres_database_url):
+    """Two stores on one PostgreSQL database, as two server processes would have."""
+    first, second = open_store(postgres_database_url), open_store(postgres_database_url)
+    for store in (first, second):
+        if store.get_event("E", fresh=True):
+            store.delete_event("E", ACTOR)
+    assert isinstance(first._cache, NotifiedCache) and first._cache.listening
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_another_process_commit_drops_the_cache_when_notified(two_processes):
+    first, second = two_processes
+    second.create_event(event("E", "one"), ACTOR)
+    assert first.get_event("E").event.description == "one"  # cached now
+    with seen_by(first):
+        second.replace_event(event("E", "two"), ACTOR)
+        # A fresh read never waits for the notification.
+        assert first.get_event("E", fresh=True).event.description == "two"
+    assert first.get_event("E").event.description == "two"
+
+
+def test_a_process_reads_its_own_writes_at_once(two_processes):
+    first, _ = two_processes
+    first.create_event(event("E", "one"), ACTOR)
+    assert first.get_event("E").event.description == "one"
+    first.replace_event(event("E", "two"), ACTOR)
+    assert first.get_event("E").event.description == "two"
+    first.delete_event("E", ACTOR)
+    assert first.get_event("E") is None
+
+
+def test_own_notifications_are_not_counted(two_processes):
+    first, second = two_processes
+    cache = first._cache
+    with cache.notified:
+        before = cache.notifications
+    first.create_event(event("E"), ACTOR)  # notifies, but first dropped its cache already
+    with seen_by(first):
+        second.replace_event(event("E", "two"), ACTOR)
+    # Notifications arrive in commit order: first's own came before second's, uncounted.
+    with cache.notified:
+        assert cache.notifications == before + 1
+
+
+def test_only_writes_to_cached_data_notify(two_processes):
+    _, second = two_processes
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    sa_event.listen(second.engine, "before_cursor_execute", record)
+    try:
+        second.take_token("bucket", 10.0, 1.0, 0.0)  # rate limit buckets: not cached
+        assert not any("pg_notify" in statement for statement in sent)
+        second.create_event(event("E"), ACTOR)
+        assert sum("pg_notify" in statement for statement in sent) == 1
+    finally:
+        sa_event.remove(second.engine, "before_cursor_execute", record)
+
+
+def test_the_cache_is_off_while_the_listener_is_down_and_empty_when_back(
+    two_processes, postgres_database_url
+):
+    first, second = two_processes
+    cache = first._cache
+    second.create_event(event("E", "one"), ACTOR)
+    assert first.get_event("E").event.description == "one"
+    with cache.notified:
+        connected = cache.connections
+    with psycopg.connect(_admin_url(postgres_database_url), autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE %s",
+            (f"LISTEN {cache._stop_channel}%",),
+        ).fetchall()
+    assert killed == [(True,)]
+    # Written while first may not be listening: its notification may never reach first.
+    second.replace_event(event("E", "two"), ACTOR)
+    with cache.notified:
+        assert cache.notified.wait_for(lambda: cache.connections > connected, timeout=10)
+    assert first.get_event("E").event.description == "two"
