@@ -115,3 +115,28 @@ def test_misses_are_not_cached_and_spaces_are_bounded(two_stores):
         cache.get("s", name, load(name))
     assert calls == ["c"]  # a and b were kept; c did not fit
     cache.close()
+
+
+def test_an_event_commit_keeps_cached_keys_and_a_key_commit_drops_them(two_stores):
+    first, second = two_stores
+    keys = KeyService(first)
+    _, secret = keys.create("ci")
+    key = keys.authenticate(secret)
+    loads: list[str] = []
+    real_load = first._load_key
+
+    def counting_load(key_hash: str):
+        loads.append(key_hash)
+        return real_load(key_hash)
+
+    first._load_key = counting_load
+    keys.authenticate(secret)
+    assert loads == []  # cached
+    second.create_event(event("E"), ACTOR)  # another process changes only events
+    assert first.get_event("E") is not None
+    keys.authenticate(secret)
+    assert loads == []  # the key stayed cached
+    KeyService(second).revoke(key.id)  # another process changes keys
+    with pytest.raises(Unauthorized):
+        keys.authenticate(secret)
+    assert len(loads) == 1

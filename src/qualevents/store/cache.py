@@ -3,15 +3,17 @@ nothing from the package.
 
 ``PRAGMA data_version`` on a connection of its own changes whenever any other connection,
 in this process or another, commits to the database file. Every cached read first asks it
-(a few microseconds, no disk access) and drops the whole cache when it moved, so a read never
+(a few microseconds, no disk access) and drops the cache when it moved, so a read never
 returns what a committed write has replaced, and a revoked key is refused on the next
-request, from any process. Values are only cached when no commit happened while they were
+request, from any process. Spaces with a generation counter (keys) are dropped only when
+their counter moved too: a commit that changed only events keeps the cached keys. Values are only cached when no commit happened while they were
 being read. Misses are not cached (unknown keys and names are attacker-chosen), and each
 space is bounded.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -23,14 +25,22 @@ MAX_ENTRIES = 10_000
 
 
 class ChangeWatchedCache:
-    def __init__(self, engine: Engine, max_entries: int = MAX_ENTRIES) -> None:
+    """``generations``: a query returning ``(space, generation)`` rows for the spaces whose
+    writers bump a counter in the same transaction; a commit that left a space's counter
+    alone leaves that space cached. Every other space is dropped on any commit."""
+
+    def __init__(
+        self, engine: Engine, max_entries: int = MAX_ENTRIES, generations: str | None = None
+    ) -> None:
         # A connection of our own, never used for anything else: data_version counts the
         # commits of *other* connections, which is every writer.
         self._watch = engine.raw_connection()
         self._watch_lock = threading.Lock()
         self._lock = threading.Lock()
         self._max_entries = max_entries
+        self._generations_query = generations
         self._version = self._data_version()
+        self._generations = self._read_generations()
         self._spaces: dict[str, dict[Hashable, Any]] = {}
 
     def _data_version(self) -> int:
@@ -42,12 +52,34 @@ class ChangeWatchedCache:
             finally:
                 cursor.close()
 
+    def _read_generations(self) -> dict[str, int]:
+        if self._generations_query is None:
+            return {}
+        with self._watch_lock:
+            cursor = self._watch.cursor()
+            try:
+                cursor.execute(self._generations_query)
+                return {str(space): int(generation) for space, generation in cursor.fetchall()}
+            except sqlite3.OperationalError:
+                return {}  # not migrated yet: every space is dropped on every commit
+            finally:
+                cursor.close()
+
     def get(self, space: str, key: Hashable, load: Callable[[], T | None]) -> T | None:
         version = self._data_version()
+        if version != self._version:
+            # Read after the version: a commit in between moves the version again, and the
+            # next get looks again.
+            generations = self._read_generations()
+            with self._lock:
+                if version != self._version:
+                    for name in list(self._spaces):
+                        generation = generations.get(name)
+                        if generation is None or generation != self._generations.get(name):
+                            del self._spaces[name]
+                    self._version = version
+                    self._generations = generations
         with self._lock:
-            if version != self._version:
-                self._spaces.clear()
-                self._version = version
             found = self._spaces.get(space, {}).get(key)
         if found is not None:
             return found
@@ -65,6 +97,7 @@ class ChangeWatchedCache:
     def clear(self) -> None:
         with self._lock:
             self._spaces.clear()
+            self._generations = {}
 
     def close(self) -> None:
         with self._watch_lock:

@@ -86,3 +86,13 @@ rate_limit_buckets = sa.Table(
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),  # seconds since the epoch
 )
+
+# One row per cache space whose data changes rarely (keys): its writers bump the row in
+# the same transaction, so a process's cache can tell whether a commit touched that space
+# and keep it otherwise (store/cache.py).
+cache_generations = sa.Table(
+    "cache_generations",
+    metadata,
+    sa.Column("space", sa.String(50), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+)

@@ -44,7 +44,7 @@ from qualevents.store.notify import CHANNEL as NOTIFY_CHANNEL
 from qualevents.store.notify import NotifiedCache
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
-from qualevents.store.schema import api_keys, qualifying_events, revisions
+from qualevents.store.schema import api_keys, cache_generations, qualifying_events, revisions
 
 T = TypeVar("T")
 _WRITE = "qualevents_write"
@@ -59,6 +59,11 @@ _EVENT_BY_NAME = sa.select(qualifying_events).where(
     qualifying_events.c.name == sa.bindparam("name")
 )
 _KEY_BY_HASH = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+_BUMP_KEYS_GENERATION = (
+    cache_generations.update()
+    .where(cache_generations.c.space == "key")
+    .values(generation=cache_generations.c.generation + 1)
+)
 _INSERT_EVENT = qualifying_events.insert()
 _INSERT_REVISION = revisions.insert()
 _LAST_REVISION = sa.select(sa.func.max(revisions.c.revision)).where(
@@ -198,7 +203,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         # when any process commits a change (store/notify.py says how exact that is).
         self._cache: ChangeWatchedCache | NotifiedCache | None = None
         if sqlite_file:
-            self._cache = ChangeWatchedCache(engine)
+            self._cache = ChangeWatchedCache(
+                engine, generations="SELECT space, generation FROM cache_generations"
+            )
         elif engine.dialect.name == "postgresql":
             self._cache = NotifiedCache(
                 engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -566,6 +573,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
                     id=key_id, name=name, kind=kind.value, key_hash=key_hash, created_at=now
                 )
             )
+            conn.execute(_BUMP_KEYS_GENERATION)
         return ApiKey(id=key_id, name=name, kind=kind, created_at=now)
 
     def get_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
@@ -592,6 +600,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=utc_now())
             )
+            conn.execute(_BUMP_KEYS_GENERATION)
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         return self._key(row) if row else None
 
