@@ -6,9 +6,9 @@ in this process or another, commits to the database file. Every cached read firs
 (a few microseconds, no disk access) and drops the cache when it moved, so a read never
 returns what a committed write has replaced, and a revoked key is refused on the next
 request, from any process. Spaces with a generation counter (keys) are dropped only when
-their counter moved too: a commit that changed only events keeps the cached keys. Values are only cached when no commit happened while they were
-being read. Misses are not cached (unknown keys and names are attacker-chosen), and each
-space is bounded.
+their counter moved too: a commit that changed only events keeps the cached keys. Values
+are only cached when no commit happened while they were being read. Misses are not cached
+(unknown keys and names are attacker-chosen), and each space is bounded.
 """
 
 from __future__ import annotations
