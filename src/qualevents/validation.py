@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+from pydantic_core import to_json
 from sqlglot import exp
 
 from qualevents.errors import (
@@ -114,17 +115,6 @@ SQL_FIELDS = (
 MEMO_ENTRIES = 1024
 
 
-def _frozen(value: Any) -> Any:
-    """A hashable stand-in for a field's value (lists of models become tuples of dumps)."""
-    if hasattr(value, "model_dump"):
-        value = value.model_dump()
-    if isinstance(value, dict):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(item) for item in value)
-    return value
-
-
 class Validator:
     """Checks definitions against ``warehouse`` (None: statically) in its dialect."""
 
@@ -148,7 +138,7 @@ class Validator:
         today = today or date.today()
         if self.warehouse is not None and event.declared_schema is None:
             return self._validate(event, today)
-        key = (today, *(_frozen(getattr(event, name)) for name in SQL_FIELDS))
+        key = (today, to_json([getattr(event, name) for name in SQL_FIELDS]))
         with self._memo_lock:
             report = self._memo.get(key)
             if report is not None:

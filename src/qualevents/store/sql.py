@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
@@ -148,6 +149,11 @@ class _Prepared:
         finally:
             cursor.close()
         return row[0] if row else None
+
+
+def _json_text(value: Any) -> str:
+    """JSON for a text column (pydantic-core: several times faster than json.dumps)."""
+    return to_json(value).decode()
 
 
 def utc_now() -> datetime:
@@ -416,8 +422,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
                 "event_name": name,
                 "revision": number,
                 "action": action,
-                "document": json.dumps(new) if new is not None else None,
-                "changes": json.dumps(document_changes(old, new)),
+                "document": _json_text(new) if new is not None else None,
+                "changes": _json_text(document_changes(old, new)),
                 "key_id": actor.key_id,
                 "key_name": actor.key_name,
                 "created_at": now,
@@ -449,7 +455,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
                 _INSERT_EVENT,
                 {
                     "name": event.name,
-                    "document": json.dumps(document),
+                    "document": _json_text(document),
                     "revision": number,
                     "created_at": now,
                     "updated_at": now,
@@ -555,7 +561,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             _UPDATE_EVENT,
             {
                 "row_id": row.id,
-                "document": json.dumps(document),
+                "document": _json_text(document),
                 "revision": number,
                 "updated_at": now,
             },
