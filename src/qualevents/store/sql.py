@@ -210,7 +210,10 @@ def create_engine_for(
             if options.get(_SINGLE_READ, False):
                 return  # autocommit: the one statement is its own snapshot
             immediate = options.get(_WRITE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            # On the DB-API connection: exec_driver_sql costs several times the statement.
+            conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "BEGIN IMMEDIATE" if immediate else "BEGIN"
+            )
 
         return engine
     if backend == "postgresql":
