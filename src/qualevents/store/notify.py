@@ -22,8 +22,6 @@ import uuid
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-import psycopg
-
 log = logging.getLogger("qualevents.store")
 T = TypeVar("T")
 CHANNEL = "qualevents_changes"
@@ -96,6 +94,8 @@ class NotifiedCache:
     # -- the listening thread ------------------------------------------------------------
 
     def _listen(self) -> None:
+        import psycopg  # here: a SQLite deployment never loads the driver (about 17 MB)
+
         failures = 0
         while not self._stopping.is_set():
             try:
@@ -135,6 +135,8 @@ class NotifiedCache:
             self._stopping.wait(delay)
 
     def close(self) -> None:
+        import psycopg
+
         self._stopping.set()
         if self._listening:
             # Wake the thread out of its wait at once, on a channel only it listens to.
