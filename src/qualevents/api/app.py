@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qualevents import __version__
 from qualevents.api.context import AppContext
 from qualevents.api.errors import error_response, from_http_status
+from qualevents.api.hot_reads import HotReads
 from qualevents.api.openapi import install_openapi
 from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.config import Settings
@@ -103,9 +104,11 @@ def create_app(
     store: Store | None = None,
     warehouse: Any = None,
     validator: Any = None,
+    hot_reads: bool = True,
 ) -> FastAPI:
     """The application on ``settings``; ``store``, ``warehouse`` and ``validator`` may be
-    given (tests, the CLI), otherwise they are opened from the settings."""
+    given (tests, the CLI), otherwise they are opened from the settings. ``hot_reads``:
+    answer reads and list pages without the router (``api.hot_reads``; tests compare)."""
     if store is None:
         from qualevents.store.sql import open_store
 
@@ -157,6 +160,8 @@ def create_app(
     app.include_router(reviews.router)
     app.include_router(health.router)
     install_openapi(app)
+    if hot_reads:
+        app.add_middleware(HotReads)  # inside the guard: added first
     app.add_middleware(
         GuardMiddleware,
         max_body_bytes=settings.max_body_bytes,

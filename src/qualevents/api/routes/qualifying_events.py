@@ -111,6 +111,11 @@ async def list_qualifying_events(
     limit: str | None = Query(None, description="Results per page (default 100, max 1000)"),
     page: str | None = Query(None, description="Page number, from 1"),
 ) -> Response:
+    return await list_page(request, limit, page)
+
+
+async def list_page(request: Request, limit: str | None, page: str | None) -> Response:
+    """The list endpoint (also answered by ``api.hot_reads`` without the router)."""
     context = context_of(request)
 
     def run() -> bytes:
@@ -151,6 +156,11 @@ async def create_qualifying_event(request: Request) -> Response:
 
 @router.get("/{name}", summary="Read a qualifying event")
 async def read_qualifying_event(request: Request, name: str) -> Response:
+    return await read_one(request, name)
+
+
+async def read_one(request: Request, name: str) -> Response:
+    """The read endpoint (also answered by ``api.hot_reads`` without the router)."""
     context = context_of(request)
 
     def run() -> Any:
