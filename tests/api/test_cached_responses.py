@@ -10,23 +10,13 @@ import pytest
 from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
-from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.store.base import Actor
 from qualevents.store.sql import open_store
 from tests.bridge import in_process_client
+from tests.factories import event
 
 BASE = "/console/v1/experiments/qualifying_events"
 OTHER = Actor("other", "another process")
-
-
-def event(name: str, description: str = "") -> QualifyingEvent:
-    return QualifyingEvent(
-        name=name,
-        description=description,
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
 
 
 @pytest.fixture

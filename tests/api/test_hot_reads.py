@@ -7,9 +7,9 @@ import pytest
 
 from qualevents.api.app import create_app
 from qualevents.keys import KeyService
-from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.store.base import Actor
 from tests.bridge import in_process_client
+from tests.factories import event
 
 BASE = "/console/v1/experiments/qualifying_events"
 NAMES = ["Purchases", "with space", "ünïcode ✓", "a.b-c_d"]
@@ -40,15 +40,6 @@ REQUESTS = [
     ("HEAD", BASE + "/Purchases", {}),
     ("POST", BASE + "/missing", {}),
 ]
-
-
-def event(name: str) -> QualifyingEvent:
-    return QualifyingEvent(
-        name=name,
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
 
 
 @pytest.fixture

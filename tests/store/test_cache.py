@@ -9,22 +9,12 @@ import pytest
 
 from qualevents.errors import Unauthorized
 from qualevents.keys import KeyService
-from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.store.base import Actor
 from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.sql import open_store
+from tests.factories import event
 
 ACTOR = Actor("k", "test")
-
-
-def event(name: str, description: str = "") -> QualifyingEvent:
-    return QualifyingEvent(
-        name=name,
-        description=description,
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
 
 
 @pytest.fixture

@@ -7,21 +7,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.store.base import Actor
 from qualevents.store.checkpoint import CHECKPOINT_EVERY, Checkpointer
 from qualevents.store.sql import open_store
+from tests.factories import event
 
 ACTOR = Actor("k", "test")
-
-
-def event(name: str) -> QualifyingEvent:
-    return QualifyingEvent(
-        name=name,
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
 
 
 def test_inline_connections_leave_checkpoints_to_the_thread(tmp_path: Path):

@@ -14,22 +14,13 @@ from qualevents.api import context as api_context
 from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
-from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.store.base import Actor, WouldBlock
 from qualevents.store.sql import open_store
 from tests.bridge import in_process_client
+from tests.factories import event
 
 ACTOR = Actor("k", "test")
 BASE = "/console/v1/experiments/qualifying_events"
-
-
-def event(name: str) -> QualifyingEvent:
-    return QualifyingEvent(
-        name=name,
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
 
 
 def body(name: str) -> dict[str, object]:

@@ -8,23 +8,13 @@ import psycopg
 import pytest
 from sqlalchemy import event as sa_event
 
-from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.store.base import Actor
 from qualevents.store.notify import NotifiedCache
 from qualevents.store.sql import open_store
 from tests.conftest import _admin_url, seen_by
+from tests.factories import event
 
 ACTOR = Actor("k", "test")
-
-
-def event(name: str, description: str = "") -> QualifyingEvent:
-    return QualifyingEvent(
-        name=name,
-        description=description,
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from qualevents.errors import InvalidRequest
-from qualevents.models import IdTypeMapping, QualifyingEvent
-from qualevents.store.base import Actor
 from qualevents.store.sql import _INSERT_EVENT, _INSERT_REVISION, _LAST_REVISION, open_store
+from tests.factories import ACTOR, event
 
 ROW = {
     "name": "E",
@@ -64,16 +63,10 @@ def test_prepared_writes_the_bytes_core_writes(tmp_path: Path):
 
 def test_a_duplicate_name_through_the_prepared_path_is_name_in_use(tmp_path: Path):
     store = open_store(f"sqlite:///{tmp_path / 'dup.db'}")
-    event = QualifyingEvent(
-        name="E",
-        sql="SELECT user_id, ts FROM t",
-        timestamp_column="ts",
-        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
-    )
     try:
-        store.create_event(event, Actor("k", "k"))
+        store.create_event(event("E"), ACTOR)
         with pytest.raises(InvalidRequest) as raised:
-            store.create_event(event, Actor("k", "k"))
+            store.create_event(event("E"), ACTOR)
         assert raised.value.message == "Name is already in use"
         assert store.list_revisions("E", 0, 10).total == 1
     finally:

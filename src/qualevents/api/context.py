@@ -84,11 +84,7 @@ async def reading(request: Request, function: Callable[..., T], *args: Any, **kw
             return function(*args, **kwargs)
         if getattr(store, "cached_reads", False):
             # A cache hit needs no thread; a miss stops before its round trip.
-            try:
-                with store.non_blocking():  # type: ignore[attr-defined]
-                    return function(*args, **kwargs)
-            except WouldBlock:
-                pass
+            return await _inline_else_blocking(store, function, *args, **kwargs)
     return await blocking(function, *args, **kwargs)
 
 
@@ -102,12 +98,20 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
     store = context.store
     validator_is_local = getattr(context.validator, "warehouse", None) is None
     if getattr(store, "inline_writes", False) and validator_is_local:
-        try:
-            with store.non_blocking():  # type: ignore[attr-defined]
-                return function(*args, **kwargs)
-        except WouldBlock:
-            pass
+        return await _inline_else_blocking(store, function, *args, **kwargs)
     return await blocking(function, *args, **kwargs)
+
+
+async def _inline_else_blocking(
+    store: Any, function: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """``function`` on the event loop inside ``store.non_blocking()``; when it would have to
+    wait (WouldBlock: nothing was written), again in the pool."""
+    try:
+        with store.non_blocking():
+            return function(*args, **kwargs)
+    except WouldBlock:
+        return await blocking(function, *args, **kwargs)
 
 
 def context_of(request: Request) -> AppContext:
