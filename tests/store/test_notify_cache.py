@@ -82,7 +82,7 @@ def test_only_writes_to_cached_data_notify(two_processes):
 
 
 def test_the_cache_is_off_while_the_listener_is_down_and_empty_when_back(
-    two_processes, postgres_database_url
+    two_processes, postgres_database_url, caplog
 ):
     first, second = two_processes
     cache = first._cache
@@ -101,3 +101,8 @@ def test_the_cache_is_off_while_the_listener_is_down_and_empty_when_back(
     with cache.notified:
         assert cache.notified.wait_for(lambda: cache.connections > connected, timeout=10)
     assert first.get_event("E").event.description == "two"
+    said = [r.getMessage() for r in caplog.records if r.name == "qualevents.store"]
+    assert said == [
+        "cache listener lost its connection; reads go to the database",
+        "cache listener reconnected; caching again",
+    ]

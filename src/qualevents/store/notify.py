@@ -113,6 +113,8 @@ class NotifiedCache:
                         self.connections += 1
                         self.notified.notify_all()
                     self._ready.set()
+                    if failures:
+                        log.warning("cache listener reconnected; caching again")
                     failures = 0
                     while not self._stopping.is_set():
                         # The timeout only bounds how long close() waits for this thread.
@@ -122,7 +124,8 @@ class NotifiedCache:
                             if notification.payload != self.origin:
                                 self._notified()
             except psycopg.Error:
-                if not self._stopping.is_set():
+                # Said once per outage, not at every attempt to reconnect.
+                if not self._stopping.is_set() and failures == 0:
                     log.warning("cache listener lost its connection; reads go to the database")
             finally:
                 with self._lock:
