@@ -130,3 +130,22 @@ def test_an_event_commit_keeps_cached_keys_and_a_key_commit_drops_them(two_store
     with pytest.raises(Unauthorized):
         keys.authenticate(secret)
     assert len(loads) == 1
+
+
+def test_the_page_space_holds_at_most_max_entries_events(tmp_path):
+    from qualevents.store.cache import MAX_ENTRIES
+
+    store = open_store(f"sqlite:///{tmp_path / 'pages.db'}")
+    try:
+        for i in range(30):
+            store.create_event(event(f"E{i:02d}"), ACTOR)
+        store._cache._spaces._max_weight = 25  # as if MAX_ENTRIES were 25
+        first = store.list_event_documents(0, 20)
+        assert store.list_event_documents(0, 20) is first  # kept: weighs 20
+        second = store.list_event_documents(20, 10)
+        assert store.list_event_documents(20, 10) is not second  # 20 + 10 > 25: not kept
+        small = store.list_event_documents(0, 5)
+        assert store.list_event_documents(0, 5) is small  # 20 + 5 fits
+        assert MAX_ENTRIES == 10_000
+    finally:
+        store.close()

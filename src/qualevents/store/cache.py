@@ -24,24 +24,68 @@ T = TypeVar("T")
 MAX_ENTRIES = 10_000
 
 
+def weigh_one(_value: Any) -> int:
+    return 1
+
+
+class Spaces:
+    """Cached values by space, each space holding at most ``max_weight``: a value weighs
+    ``weigh(value)`` (1 by default; the store weighs a list page by its number of events, so
+    no choice of page sizes can make the page space hold more than ``max_weight`` events).
+    A value that does not fit is simply not kept. Not thread-safe: callers hold a lock."""
+
+    def __init__(self, max_weight: int, weigh: Callable[[Any], int] = weigh_one) -> None:
+        self._max_weight = max_weight
+        self._weigh = weigh
+        self._entries: dict[str, dict[Hashable, Any]] = {}
+        self._weights: dict[str, int] = {}
+
+    def get(self, space: str, key: Hashable) -> Any:
+        return self._entries.get(space, {}).get(key)
+
+    def put(self, space: str, key: Hashable, value: Any) -> None:
+        entries = self._entries.setdefault(space, {})
+        if key in entries:
+            return
+        weight = self._weigh(value)
+        total = self._weights.get(space, 0)
+        if total + weight <= self._max_weight:
+            entries[key] = value
+            self._weights[space] = total + weight
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def drop(self, space: str) -> None:
+        self._entries.pop(space, None)
+        self._weights.pop(space, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._weights.clear()
+
+
 class ChangeWatchedCache:
     """``generations``: a query returning ``(space, generation)`` rows for the spaces whose
     writers bump a counter in the same transaction; a commit that left a space's counter
     alone leaves that space cached. Every other space is dropped on any commit."""
 
     def __init__(
-        self, engine: Engine, max_entries: int = MAX_ENTRIES, generations: str | None = None
+        self,
+        engine: Engine,
+        max_entries: int = MAX_ENTRIES,
+        generations: str | None = None,
+        weigh: Callable[[Any], int] = weigh_one,
     ) -> None:
         # A connection of our own, never used for anything else: data_version counts the
         # commits of *other* connections, which is every writer.
         self._watch = engine.raw_connection()
         self._watch_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._max_entries = max_entries
         self._generations_query = generations
         self._version = self._data_version()
         self._generations = self._read_generations()
-        self._spaces: dict[str, dict[Hashable, Any]] = {}
+        self._spaces = Spaces(max_entries, weigh)
 
     def _data_version(self) -> int:
         with self._watch_lock:
@@ -73,14 +117,14 @@ class ChangeWatchedCache:
             generations = self._read_generations()
             with self._lock:
                 if version != self._version:
-                    for name in list(self._spaces):
+                    for name in self._spaces.names():
                         generation = generations.get(name)
                         if generation is None or generation != self._generations.get(name):
-                            del self._spaces[name]
+                            self._spaces.drop(name)
                     self._version = version
                     self._generations = generations
         with self._lock:
-            found = self._spaces.get(space, {}).get(key)
+            found = self._spaces.get(space, key)
         if found is not None:
             return found
         value = load()
@@ -89,9 +133,8 @@ class ChangeWatchedCache:
         # next get's first look, before anything is returned.)
         if value is not None and self._data_version() == version:
             with self._lock:
-                entries = self._spaces.setdefault(space, {})
-                if self._version == version and len(entries) < self._max_entries:
-                    entries[key] = value
+                if self._version == version:
+                    self._spaces.put(space, key, value)
         return value
 
     def clear(self) -> None:

@@ -1,5 +1,5 @@
-"""A read cache for the PostgreSQL store, dropped by ``LISTEN``/``NOTIFY``. Imports nothing
-from the package.
+"""A read cache for the PostgreSQL store, dropped by ``LISTEN``/``NOTIFY``. Imports
+``store.cache`` only.
 
 Every write transaction that changes cached data (events, keys) sends ``NOTIFY`` on
 ``CHANNEL``; PostgreSQL delivers it to every listening connection when, and only if, the
@@ -22,10 +22,11 @@ import uuid
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from qualevents.store.cache import MAX_ENTRIES, Spaces, weigh_one
+
 log = logging.getLogger("qualevents.store")
 T = TypeVar("T")
 CHANNEL = "qualevents_changes"
-MAX_ENTRIES = 10_000
 # Waits between reconnection attempts of the listening connection (seconds).
 RECONNECT_DELAYS = (0.05, 0.2, 1.0, 2.0)
 # How long the listener waits for a notification before looking whether it should stop.
@@ -33,11 +34,12 @@ POLL_S = 1.0
 
 
 class NotifiedCache:
-    def __init__(self, conninfo: str, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self, conninfo: str, max_entries: int = MAX_ENTRIES, weigh: Callable[[Any], int] = weigh_one
+    ) -> None:
         self._conninfo = conninfo
-        self._max_entries = max_entries
         self._lock = threading.Lock()
-        self._spaces: dict[str, dict[Hashable, Any]] = {}
+        self._spaces = Spaces(max_entries, weigh)
         # Bumped on every drop; a value read across a bump is not kept.
         self._version = 0
         self._listening = False
@@ -67,16 +69,14 @@ class NotifiedCache:
                 version = None
             else:
                 version = self._version
-                found = self._spaces.get(space, {}).get(key)
+                found = self._spaces.get(space, key)
                 if found is not None:
                     return found
         value = load()
         if value is not None and version is not None:
             with self._lock:
-                entries = self._spaces.setdefault(space, {})
-                current = self._listening and self._version == version
-                if current and len(entries) < self._max_entries:
-                    entries[key] = value
+                if self._listening and self._version == version:
+                    self._spaces.put(space, key, value)
         return value
 
     def clear(self) -> None:

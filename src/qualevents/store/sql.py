@@ -151,6 +151,12 @@ class _Prepared:
         return row[0] if row else None
 
 
+def _cache_weight(value: Any) -> int:
+    """A list page weighs its number of events: the page space holds at most 10,000 events
+    whatever page sizes are asked for (each a copy, decoded and encoded)."""
+    return len(value.items) if isinstance(value, Page) else 1
+
+
 def _json_text(value: Any) -> str:
     """JSON for a text column (pydantic-core: several times faster than json.dumps)."""
     return to_json(value).decode()
@@ -277,11 +283,14 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         self._cache: ChangeWatchedCache | NotifiedCache | None = None
         if sqlite_file:
             self._cache = ChangeWatchedCache(
-                engine, generations="SELECT space, generation FROM cache_generations"
+                engine,
+                generations="SELECT space, generation FROM cache_generations",
+                weigh=_cache_weight,
             )
         elif engine.dialect.name == "postgresql":
             self._cache = NotifiedCache(
-                engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                weigh=_cache_weight,
             )
         # The hot write statements, prepared for SQLite's cursor (see _Prepared).
         self._prepared: dict[int, _Prepared] = {}
