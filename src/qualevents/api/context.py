@@ -80,9 +80,9 @@ async def reading(request: Request, function: Callable[..., T], *args: Any, **kw
     context = context_of(request)
     store = context.store
     if not context.rate_limiter.enabled:
-        if getattr(store, "inline_reads", False):
+        if store.inline_reads:
             return function(*args, **kwargs)
-        if getattr(store, "cached_reads", False):
+        if store.cached_reads:
             # A cache hit needs no thread; a miss stops before its round trip.
             return await _inline_else_blocking(store, function, *args, **kwargs)
     return await blocking(function, *args, **kwargs)
@@ -97,13 +97,13 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
     context = context_of(request)
     store = context.store
     validator_is_local = getattr(context.validator, "warehouse", None) is None
-    if getattr(store, "inline_writes", False) and validator_is_local:
+    if store.inline_writes and validator_is_local:
         return await _inline_else_blocking(store, function, *args, **kwargs)
     return await blocking(function, *args, **kwargs)
 
 
 async def _inline_else_blocking(
-    store: Any, function: Callable[..., T], *args: Any, **kwargs: Any
+    store: Store, function: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
     """``function`` on the event loop inside ``store.non_blocking()``; when it would have to
     wait (WouldBlock: nothing was written), again in the pool."""

@@ -6,6 +6,7 @@ Every backend (SQLite, PostgreSQL, through ``SQLStore``) passes the same conform
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -55,6 +56,16 @@ class Revision:
 
 
 class Store(Protocol):
+    # Where callers may run store calls on the event loop instead of a thread:
+    inline_reads: bool  # every read is local and quick (SQLite)
+    inline_writes: bool  # writes are local and quick, inside non_blocking() (SQLite files)
+    cached_reads: bool  # reads may be answered from memory, inside non_blocking()
+
+    def non_blocking(self) -> AbstractContextManager[None]:
+        """Inside, a call that would wait (a lock, a network round trip) raises
+        ``WouldBlock`` having written nothing."""
+        ...
+
     def create_event(
         self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
     ) -> StoredQualifyingEvent:
