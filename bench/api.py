@@ -7,7 +7,8 @@ client), 50 concurrent keep-alive connections, a bounded time per case:
 - bare:   a FastAPI endpoint returning a constant JSON object, served the same way (baseline)
 - read:   GET one qualifying event
 - list:   GET 100 events per page (pages 1..100 in turn) with 10,000 events stored
-- create: POST new events (unique names)
+- create: POST new events (unique names, one definition: its SQL is validated once)
+- create-new-sql: the same with SQL that differs in every request (parsed every time)
 
 for SQLite (a temporary file) and PostgreSQL (a fresh database on 127.0.0.1:5432 that the
 script creates and drops). Events and the console key are written straight through the store
@@ -209,14 +210,16 @@ def start_qualevents(database_url: str, workdir: Path) -> Server:
 # -- data ----------------------------------------------------------------------------------
 
 
-def event_document(name: str) -> dict[str, Any]:
-    """A realistic definition (wire names), the body of a create."""
+def event_document(name: str, *, new_sql: bool = False) -> dict[str, Any]:
+    """A realistic definition (wire names), the body of a create. ``new_sql``: the SQL names
+    the event too, so no two creates send the same SQL (nothing is reused from validation)."""
+    source = f" AND source = '{name}'" if new_sql else ""
     return {
         "name": name,
         "description": "Checkout sessions by signed-in users, one row per purchase",
         "tags": ["checkout", "bench"],
         "sql": "SELECT user_id, stable_id, ts, amount, country FROM analytics.purchases "
-        "WHERE status = 'complete'",
+        "WHERE status = 'complete'" + source,
         "timestampColumn": "ts",
         "idTypeMapping": [
             {"statsigUnitID": "userID", "column": "user_id"},
@@ -535,6 +538,15 @@ class Bench:
                         body_template=json.dumps(event_document("{name}")),
                     ),
                 ),
+                (
+                    "create-new-sql",
+                    Request(
+                        "POST",
+                        BASE,
+                        {**auth, "Content-Type": "application/json"},
+                        body_template=json.dumps(event_document("{name}", new_sql=True)),
+                    ),
+                ),
             ]
             for case, request in cases:
                 if case not in self.cases:
@@ -649,7 +661,9 @@ def main() -> int:
     parser.add_argument(
         "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
     )
-    parser.add_argument("--cases", default="read,list,create", help="comma-separated")
+    parser.add_argument(
+        "--cases", default="read,list,create,create-new-sql", help="comma-separated"
+    )
     parser.add_argument(
         "--python-load", action="store_true", help="use the Python generator even with wrk"
     )
