@@ -106,3 +106,21 @@ def test_the_cache_is_off_while_the_listener_is_down_and_empty_when_back(
         "cache listener lost its connection; reads go to the database",
         "cache listener reconnected; caching again",
     ]
+
+
+def test_mutations_start_from_the_database_even_when_the_cache_is_behind(two_processes):
+    from qualevents.service import QualifyingEventService
+
+    first, second = two_processes
+    # first never hears of second's commits: its cache stays behind on purpose.
+    first._cache._notified = lambda: None
+    second.create_event(event("E", "one"), ACTOR)
+    assert first.get_event("E").event.description == "one"  # cached
+    replaced = second.replace_event(event("E", "two", tags=["from-second"]), ACTOR)
+    assert first.get_event("E").event.description == "one"  # behind, as set up
+    patched = QualifyingEventService(first).patch("E", {"description": "three"}, ACTOR)
+    # The PATCH merged onto second's version (its tags kept), not onto the stale one.
+    assert patched.event.description == "three"
+    assert patched.event.tags == ["from-second"]
+    assert patched.revision == replaced.revision + 1
+    assert first.get_event("E").event.tags == ["from-second"]  # its own write dropped it
