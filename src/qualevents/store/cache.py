@@ -66,9 +66,13 @@ class Spaces:
 
 
 class ChangeWatchedCache:
-    """``generations``: a query returning ``(space, generation)`` rows for the spaces whose
+    """Exact: a value is never returned after a commit replaced it.
+
+    ``generations``: a query returning ``(space, generation)`` rows for the spaces whose
     writers bump a counter in the same transaction; a commit that left a space's counter
     alone leaves that space cached. Every other space is dropped on any commit."""
+
+    exact = True
 
     def __init__(
         self,

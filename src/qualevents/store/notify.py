@@ -34,6 +34,9 @@ POLL_S = 1.0
 
 
 class NotifiedCache:
+    # Another process's commit is seen when its notification arrives, not at commit.
+    exact = False
+
     def __init__(
         self, conninfo: str, max_entries: int = MAX_ENTRIES, weigh: Callable[[Any], int] = weigh_one
     ) -> None:
@@ -81,8 +84,12 @@ class NotifiedCache:
 
     def clear(self) -> None:
         with self._lock:
-            self._spaces.clear()
-            self._version += 1
+            self._drop()
+
+    def _drop(self) -> None:
+        """Forget every value, and any load in flight (the caller holds the lock)."""
+        self._spaces.clear()
+        self._version += 1
 
     def _notified(self) -> None:
         """Another process committed a change."""
@@ -106,8 +113,7 @@ class NotifiedCache:
                     connection.execute(f"LISTEN {self._stop_channel}")
                     # Anything committed before LISTEN took effect was never notified.
                     with self._lock:
-                        self._spaces.clear()
-                        self._version += 1
+                        self._drop()
                         self._listening = True
                     with self.notified:
                         self.connections += 1
@@ -130,8 +136,7 @@ class NotifiedCache:
             finally:
                 with self._lock:
                     self._listening = False
-                    self._spaces.clear()
-                    self._version += 1
+                    self._drop()
                 self._ready.set()
             delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
             failures += 1

@@ -99,8 +99,7 @@ _PREPARED_KEYS: list[tuple[Any, list[str]]] = [
     (_UPDATE_EVENT, ["row_id", "document", "revision", "updated_at"]),
     (_DELETE_EVENT, ["row_id"]),
 ]
-_CURRENT_EVENT = _EVENT_BY_NAME
-_CURRENT_EVENT_FOR_UPDATE = _EVENT_BY_NAME.with_for_update()
+_EVENT_BY_NAME_FOR_UPDATE = _EVENT_BY_NAME.with_for_update()
 
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _NOTIFY = sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, sa.bindparam("origin")))
@@ -122,18 +121,16 @@ class _Prepared:
         assert compiled.positional and compiled.positiontup is not None
         self.sql = compiled.string
         self.order = list(compiled.positiontup)
+        # Every parameter comes from the caller (a literal in the statement would be a bound
+        # parameter of its own, which ``parameters`` does not fill).
+        assert set(self.order) == set(keys), (self.order, keys)
         self.processors = {
             name: processor
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
         }
-        # Literal values in the statement (a constant in a WHERE) become bound parameters.
-        self.constants = {
-            name: bind.value for name, bind in compiled.binds.items() if name not in keys
-        }
 
     def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        values = {**self.constants, **values}
         return tuple(
             self.processors[name](values[name]) if name in self.processors else values[name]
             for name in self.order
@@ -315,8 +312,12 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _cached(self, space: str, key: Any, load: Callable[[], T | None]) -> T | None:
-        if self._cache is None:
+    def _cached(
+        self, space: str, key: Any, load: Callable[[], T | None], *, fresh: bool = False
+    ) -> T | None:
+        """``load()`` through the cache. ``fresh``: the answer must reflect every commit
+        made anywhere before the call; a cache that is not exact (PostgreSQL's) is skipped."""
+        if self._cache is None or (fresh and not self._cache.exact):
             return load()
         return self._cache.get(space, key, load)
 
@@ -482,9 +483,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         """``fresh``: as of now, after every commit made anywhere (what a mutation must
         start from); the SQLite cache always is, the PostgreSQL one may be a notification
         behind."""
-        if fresh and isinstance(self._cache, NotifiedCache):
-            return self._load_event(name)
-        return self._cached("event", name, lambda: self._load_event(name))
+        return self._cached("event", name, lambda: self._load_event(name), fresh=fresh)
 
     def _load_event(self, name: str) -> StoredQualifyingEvent | None:
         with self._single_read() as conn:
@@ -524,7 +523,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def _lock_current(
         self, conn: Connection, name: str, expected_revision: int | None
     ) -> sa.Row[Any]:
-        query = _CURRENT_EVENT_FOR_UPDATE if conn.dialect.name == "postgresql" else _CURRENT_EVENT
+        query = _EVENT_BY_NAME_FOR_UPDATE if conn.dialect.name == "postgresql" else _EVENT_BY_NAME
         row = conn.execute(query, {"name": name}).first()
         if row is None:
             raise QualifyingEventNotFound(name)
@@ -677,9 +676,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def get_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
         """The key with this hash. ``fresh``: as of now, after every commit made anywhere
         (the SQLite cache always is; the PostgreSQL one may be a notification behind)."""
-        if fresh and isinstance(self._cache, NotifiedCache):
-            return self._load_key(key_hash)
-        return self._cached("key", key_hash, lambda: self._load_key(key_hash))
+        return self._cached("key", key_hash, lambda: self._load_key(key_hash), fresh=fresh)
 
     def _load_key(self, key_hash: str) -> tuple[ApiKey, str] | None:
         with self._single_read() as conn:

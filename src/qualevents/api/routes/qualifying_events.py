@@ -8,6 +8,7 @@ authentication and the use case together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -51,6 +52,16 @@ router = APIRouter(
 
 # The key under which a response body is kept with the value it encodes (``memo``).
 WIRE = "wire-json"
+
+
+def encoded_once(memo: dict[Any, Any], body: Callable[[], dict[str, Any]]) -> bytes:
+    """``body()`` encoded, kept in ``memo`` (``Page.memo``, ``StoredQualifyingEvent.memo``):
+    a cached value is encoded once per change of the store."""
+    encoded = memo.get(WIRE)
+    if encoded is None:
+        encoded = memo[WIRE] = encode_json(body())
+    return encoded
+
 
 NAME_DOC = "The qualifying event's name (URL-encoded; may contain spaces)"
 
@@ -122,17 +133,14 @@ async def list_page(request: Request, limit: str | None, page: str | None) -> Re
         authenticate(request)
         size, number = page_params(limit, page)
         found = context.events.list_documents(number, size)
-        # A cached page is encoded once per change of the store (see Page.memo).
-        encoded = found.memo.get(WIRE)
-        if encoded is None:
-            encoded = found.memo[WIRE] = encode_json(
-                {
-                    "message": "Qualifying events listed successfully.",
-                    "data": [to_wire(document) for document in found.items],
-                    "pagination": pagination(BASE, number, size, found.total),
-                }
-            )
-        return encoded
+        return encoded_once(
+            found.memo,
+            lambda: {
+                "message": "Qualifying events listed successfully.",
+                "data": [to_wire(document) for document in found.items],
+                "pagination": pagination(BASE, number, size, found.total),
+            },
+        )
 
     return encoded_json_response(await reading(request, run))
 
@@ -168,11 +176,13 @@ async def read_one(request: Request, name: str) -> Response:
         return context.events.get(name)
 
     stored = await reading(request, run)
-    encoded = stored.memo.get(WIRE)
-    if encoded is None:
-        encoded = stored.memo[WIRE] = encode_json(
-            {"message": "Qualifying event read successfully.", "data": event_to_wire(stored.event)}
-        )
+    encoded = encoded_once(
+        stored.memo,
+        lambda: {
+            "message": "Qualifying event read successfully.",
+            "data": event_to_wire(stored.event),
+        },
+    )
     return encoded_json_response(encoded, headers={"ETag": etag(stored.revision)})
 
 
