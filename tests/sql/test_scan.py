@@ -123,6 +123,16 @@ def test_an_unknown_unit_type_names_the_mapped_ones() -> None:
     )
 
 
+def test_a_range_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        scan_query(SOURCE, "duckdb", start=date(2024, 6, 9), end=date(2024, 6, 8))
+    (item,) = caught.value.errors
+    assert item.loc == ("start",)
+    assert item.message == "start (2024-06-09) is after end (2024-06-08)"
+    with pytest.raises(ValidationFailed):
+        scan_query(SOURCE, "duckdb", start=date(2024, 6, 9), today=date(2024, 6, 1))
+
+
 def test_a_source_without_unit_ids_or_sql_is_refused() -> None:
     unmapped = AssignmentSource(
         sql="SELECT 1 AS x",

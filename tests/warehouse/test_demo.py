@@ -6,11 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from qualevents.config import Settings
+from qualevents.runtime import prepare_warehouse
+from qualevents.sql.macros import DateRange
+from qualevents.sql.parse import parse_query
+from qualevents.warehouse import open_warehouse
 from qualevents.warehouse.demo import (
     CROSSOVER_PER_MILLE,
+    DEFAULT_EVENTS,
+    DEFAULT_EXPOSURES,
     EVENT_NAMES,
     EXPERIMENTS,
     QUALIFYING_EVENT_NAME,
@@ -286,4 +294,22 @@ def test_a_past_today_ends_at_its_midnight() -> None:
     load_demo(warehouse, events=60_000, exposures=60_000, today=date(2024, 6, 30))
     for row in warehouse.query(LATEST):
         assert datetime(2024, 6, 30, 23) < row["hi"] < datetime(2024, 7, 1)
+    warehouse.close()
+
+
+def test_serve_demo_loads_both_tables(tmp_path: Path) -> None:
+    # What `qualevents serve --demo` runs once per deployment, before its workers start.
+    url = f"duckdb:///{tmp_path}/wh.duckdb"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/q.db", warehouse_url=url, demo=True, _env_file=None
+    )
+    prepare_warehouse(settings)
+    warehouse = open_warehouse(url)
+    assert warehouse is not None
+    for sql, rows in (
+        ("SELECT COUNT(*) AS n FROM shoppy-sales.logging.events", DEFAULT_EVENTS),
+        ("SELECT COUNT(*) AS n FROM `shoppy-sales.experiment_data.exposures`", DEFAULT_EXPOSURES),
+    ):
+        text = parse_query(sql, "duckdb", window=DateRange(NOW.date(), NOW.date()))
+        assert warehouse.query(text.sql(dialect="duckdb")) == [{"n": rows}]
     warehouse.close()

@@ -156,8 +156,11 @@ def unit_mapping_index(source: AssignmentSource, unit_type: str | None) -> int:
 def macro_window(start: date | None, end: date | None, today: date | None = None) -> DateRange:
     """The days the date macros stand for: the range read (all exposures: 1970-01-01 to
     today, UTC)."""
-    last = end or today or datetime.now(UTC).date()
-    return DateRange(start or ALL_EXPOSURES_START, last)
+    first, last = start or ALL_EXPOSURES_START, end or today or datetime.now(UTC).date()
+    if first > last:
+        loc = ("start",) if start is not None else ("end",)
+        raise _fail(loc, f"start ({first.isoformat()}) is after end ({last.isoformat()})")
+    return DateRange(first, last)
 
 
 def source_query(source: AssignmentSource, dialect: str | None, window: DateRange) -> exp.Query:
