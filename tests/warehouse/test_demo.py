@@ -40,6 +40,9 @@ BY_NAME = {experiment.name: experiment for experiment in EXPERIMENTS}
 REAL_EFFECT = BY_NAME["one_click_checkout"]
 MISMATCHED = BY_NAME["recommendations_v2"]
 BIASED = BY_NAME["free_shipping_banner"]
+SLIGHTLY_OFF = BY_NAME["search_autocomplete"]
+# ... and at p = 0.01: between the two, a test warns.
+CHI2_WARNING_1DF = 6.635
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +194,32 @@ def test_recommendations_v2_has_a_sample_ratio_mismatch(demo: DuckDBWarehouse) -
     assert abs(control / total - MISMATCHED.control_per_mille / 1000) < 0.02
 
 
+def test_search_autocomplete_splits_units_exactly_by_number(demo: DuckDBWarehouse) -> None:
+    assert SLIGHTLY_OFF.by_unit_number
+    rows = demo.query(
+        f"""SELECT first_group, COUNT(*) AS units FROM (
+                SELECT user_id, arg_min(group_id, ts) AS first_group FROM {EXPOSURES_TABLE}
+                WHERE experiment_name = '{SLIGHTLY_OFF.name}' AND user_id IS NOT NULL
+                GROUP BY user_id)
+            GROUP BY first_group"""
+    )
+    counts = {r["first_group"]: r["units"] for r in rows}
+    users = users_for(EVENTS)
+    assert users % 1000 == 0
+    control = users // 1000 * SLIGHTLY_OFF.control_per_mille
+    assert [counts[g] for g in group_ids(SLIGHTLY_OFF)] == [control, users - control]
+
+
+def test_at_the_default_size_search_autocomplete_is_a_warning() -> None:
+    # 50,000 users split 50.7/49.3: chi-square 50,000 x (2 x 0.007)^2 = 9.8 before the
+    # crossovers (a few hundred units, by hash) are left out.
+    warehouse = DuckDBWarehouse()
+    load_demo(warehouse, now=NOW)
+    control, test = _units_per_group(warehouse, SLIGHTLY_OFF)
+    warehouse.close()
+    assert CHI2_WARNING_1DF < goodness_of_fit([control, test], [0.5, 0.5]) < CHI2_ALERT_1DF
+
+
 @pytest.mark.parametrize("experiment", [REAL_EFFECT, BIASED], ids=lambda e: e.name)
 def test_the_other_experiments_split_as_designed(
     demo: DuckDBWarehouse, experiment: DemoExperiment
@@ -227,7 +256,9 @@ def test_free_shipping_banner_changes_who_qualifies(demo: DuckDBWarehouse) -> No
     assert test_q / (test_q + test_n) > control_q / (control_q + control_n)
 
 
-@pytest.mark.parametrize("experiment", [REAL_EFFECT, MISMATCHED], ids=lambda e: e.name)
+@pytest.mark.parametrize(
+    "experiment", [REAL_EFFECT, MISMATCHED, SLIGHTLY_OFF], ids=lambda e: e.name
+)
 def test_the_other_experiments_do_not_change_who_qualifies(
     demo: DuckDBWarehouse, experiment: DemoExperiment
 ) -> None:

@@ -7,19 +7,21 @@ seed, and the 30 days end at ``now`` (default: the current UTC time; rows are ne
 than it), so two loads with the same arguments produce the same rows. Loading replaces the
 tables, so loading twice never duplicates anything.
 
-The exposures cover three experiments over the demo users (:data:`EXPERIMENTS`); the events
+The exposures cover four experiments over the demo users (:data:`EXPERIMENTS`); the events
 are generated knowing them, so that after their first exposure the treatment users of
 ``one_click_checkout`` purchase more and those of ``free_shipping_banner`` add to cart more
 (the demo qualifying event, :data:`QUALIFYING_EVENT_NAME`), while ``recommendations_v2``
-splits its units 55/45 instead of the 50/50 it claims (a sample-ratio mismatch). Unit ``u``'s
-group and first exposure in experiment ``e`` are a hash of (``u``, ``e``, seed), so the
-events need no join to know them.
+splits its units 55/45 instead of the 50/50 it claims (a sample-ratio mismatch) and
+``search_autocomplete`` 50.7/49.3 (at the default size, a mismatch in the warning band).
+Unit ``u``'s group and first exposure in experiment ``e`` are a hash of (``u``, ``e``,
+seed), so the events need no join to know them.
 
-Exposure rows: row ``i`` is repeat ``i // P`` of pair ``i % P`` (``P`` = users x experiments,
-pair ``p`` is unit ``p // 3`` in experiment ``p % 3``); repeat 0 is the first exposure, later
-repeats fall between it and ``now``. The rows are stored in that order, not sorted by time
-(sorting 10M rows would triple the load). A few units are crossovers (their odd repeats carry the
-other group) and a few repeat rows have a NULL ``user_id``, as real exposure logs do.
+Exposure rows: row ``i`` is repeat ``i // P`` of pair ``i % P`` (``P`` = users x
+experiments; pair ``p`` is unit ``p // E`` in experiment ``p % E``, ``E`` experiments);
+repeat 0 is the first exposure, later repeats fall between it and ``now``. The rows are
+stored in that order, not sorted by time (sorting 10M rows would triple the load). A few
+units are crossovers (their odd repeats carry the other group) and a few repeat rows have a
+NULL ``user_id``, as real exposure logs do.
 
 The tables live in an attached catalog named ``shoppy-sales``: a file next to the
 warehouse's own file, or memory for an in-memory warehouse. Both
@@ -81,6 +83,9 @@ class DemoExperiment:
     groups: tuple[tuple[str, str], tuple[str, str]]  # (group_id, group_name): control, test
     control_per_mille: int  # share of units assigned to the control group, in 1/1000
     effect: Effect | None = None
+    # Units are split by their number (``u % 1000``) rather than by a hash: the split is
+    # then exact, and so is its sample-ratio statistic at a given number of users.
+    by_unit_number: bool = False
 
 
 EXPERIMENTS = (
@@ -106,6 +111,15 @@ EXPERIMENTS = (
         (("fsb_control", "Control"), ("fsb_banner", "Free shipping banner")),
         500,
         Effect("page_view", QUALIFYING_EVENT_NAME, 40),
+    ),
+    # A slight imbalance, split by unit number so that it is exact: 50.7/49.3 of 50,000
+    # users (the default size) is a chi-square of 9.8 against 50/50, p = 0.002, a warning.
+    DemoExperiment(
+        "search_autocomplete",
+        12,
+        (("sac_control", "Control"), ("sac_autocomplete", "Autocomplete")),
+        507,
+        by_unit_number=True,
     ),
 )
 
@@ -144,8 +158,16 @@ def _first_offset(unit: str, experiment: str, start: str, seed: int, span: int) 
     return f"({start} + {_mod(_pair_hash(unit, experiment, 2, seed), f'{span} - {start} + 1')})"
 
 
-def _in_treatment(unit: str, experiment: str, control_per_mille: str, seed: int) -> str:
-    return f"({_mod(_pair_hash(unit, experiment, 1, seed), '1000')} >= {control_per_mille})"
+def _in_treatment(
+    unit: str, experiment: str, control_per_mille: str, seed: int, by_unit_number: str
+) -> str:
+    """Whether the unit is in the test group: its bucket (0..999, a hash of unit and
+    experiment, or the unit's number when ``by_unit_number``) is past the control share."""
+    hashed = _mod(_pair_hash(unit, experiment, 1, seed), "1000")
+    return (
+        f"(CASE WHEN {by_unit_number} THEN ({unit}) % 1000 ELSE {hashed} END "
+        f">= {control_per_mille})"
+    )
 
 
 def events_sql(events: int, seed: int, now: datetime, users: int, exposures: int) -> str:
@@ -160,7 +182,13 @@ def events_sql(events: int, seed: int, now: datetime, users: int, exposures: int
         exposed = f"u * {pairs} + {index} < {exposures}"  # the unit's pair has exposure rows
         start = str(experiment.start_day * 86_400)
         after = f"off >= {_first_offset('u', str(index), start, seed, span)}"
-        treated = _in_treatment("u", str(index), str(experiment.control_per_mille), seed)
+        treated = _in_treatment(
+            "u",
+            str(index),
+            str(experiment.control_per_mille),
+            seed,
+            str(experiment.by_unit_number).upper(),
+        )
         effects.append(
             f"WHEN base_event = '{effect.source}' AND {exposed} AND {treated} AND {after} "
             f"AND {_mod(f'hash(i, {seed}, {10 + index})', '100')} < {effect.percent} "
@@ -198,6 +226,7 @@ def exposures_sql(exposures: int, seed: int, now: datetime, users: int) -> str:
     pairs = users * len(EXPERIMENTS)
     experiments = ", ".join(
         f"({i}, '{e.name}', {e.start_day * 86_400}, {e.control_per_mille}, "
+        f"{str(e.by_unit_number).upper()}, "
         f"'{e.groups[0][0]}', '{e.groups[0][1]}', '{e.groups[1][0]}', '{e.groups[1][1]}')"
         for i, e in enumerate(EXPERIMENTS)
     )
@@ -205,7 +234,8 @@ def exposures_sql(exposures: int, seed: int, now: datetime, users: int) -> str:
     null_user = f"{_mod(f'hash(i, {seed}, 22)', '1000')} < {NULL_USER_PER_MILLE}"
     return f"""
     CREATE OR REPLACE TABLE "{CATALOG}".{EXPOSURES_SCHEMA}.{EXPOSURES_TABLE} AS
-    WITH x(e, name, start, control, control_id, control_name, test_id, test_name) AS (
+    WITH x(e, name, start, control, by_unit_number, control_id, control_name, test_id,
+           test_name) AS (
         VALUES {experiments}
     ), r AS (
         SELECT i, (i % {pairs}) // {len(EXPERIMENTS)} AS u, (i % {pairs}) % {len(EXPERIMENTS)} AS e,
@@ -214,7 +244,7 @@ def exposures_sql(exposures: int, seed: int, now: datetime, users: int) -> str:
     ), f AS (
         SELECT r.*, x.*  EXCLUDE (e),
                {_first_offset("u", "r.e", "x.start", seed, span)} AS first_off,
-               {_in_treatment("u", "r.e", "x.control", seed)} AS treated,
+               {_in_treatment("u", "r.e", "x.control", seed, "x.by_unit_number")} AS treated,
                {_mod(_pair_hash("u", "r.e", 3, seed), "1000")} < {CROSSOVER_PER_MILLE} AS crossover
         FROM r JOIN x ON r.e = x.e
     ), g AS (
