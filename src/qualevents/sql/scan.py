@@ -121,8 +121,8 @@ class ExperimentScan:
 class ScanResult:
     experiments: tuple[ExperimentScan, ...]
     compiled_sql: str
-    # The warehouse's row cap cut the rows: the experiments after the last one listed
-    # (and that one's remaining groups, so it is left out) were not read.
+    # As many rows as the warehouse's row cap came back, so more may exist: experiments
+    # after those listed may be missing (the one that may have been cut is left out).
     truncated: bool = False
 
 

@@ -173,13 +173,13 @@ def _in_treatment(
 def events_sql(events: int, seed: int, now: datetime, users: int, exposures: int) -> str:
     """The CREATE TABLE ... AS SELECT that generates the events (all in DuckDB)."""
     first, span = demo_window(now)
-    pairs = len(EXPERIMENTS)
     effects = []
     for index, experiment in enumerate(EXPERIMENTS):
         effect = experiment.effect
         if effect is None:
             continue
-        exposed = f"u * {pairs} + {index} < {exposures}"  # the unit's pair has exposure rows
+        # The unit's pair (u, index) is pair number u * E + index: it has exposure rows.
+        exposed = f"u * {len(EXPERIMENTS)} + {index} < {exposures}"
         start = str(experiment.start_day * 86_400)
         after = f"off >= {_first_offset('u', str(index), start, seed, span)}"
         treated = _in_treatment(

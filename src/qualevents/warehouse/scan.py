@@ -2,8 +2,9 @@
 ``sql`` and ``warehouse.base``.
 
 The scan is one query, computed in the warehouse; only one row per (experiment, group)
-comes back. The adapter's read-only guard, timeout and row cap apply as to every query; if
-the row cap cuts the rows, the result says so and leaves out the experiment that was cut.
+comes back. The adapter's read-only guard, timeout and row cap apply as to every query; when
+as many rows as the cap come back, the rows may have been cut: the result says so and leaves
+out the last experiment, whose groups may be incomplete.
 """
 
 from __future__ import annotations
