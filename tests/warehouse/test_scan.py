@@ -285,6 +285,30 @@ def test_a_query_the_warehouse_rejects_is_a_400(demo: DuckDBWarehouse) -> None:
         scan_experiments(demo, wrong_column)
 
 
+@pytest.mark.parametrize(
+    ("expression", "ts_type"),
+    [
+        ("CAST(ts AS VARCHAR)", None),  # a string: cast before comparing
+        ("CAST(ts AS DATE)", "date"),  # a date: compared as one
+        ("ts", "timestamp"),  # a timestamp: compared as it is
+    ],
+)
+def test_a_range_over_any_timestamp_type(
+    demo: DuckDBWarehouse, expression: str, ts_type: str | None
+) -> None:
+    typed = source(
+        f"SELECT {expression} AS ts, user_id, experiment_name, group_id, group_name "
+        "FROM `shoppy-sales.experiment_data.exposures`"
+    )
+    days = {"start": date(2024, 6, 20), "end": date(2024, 6, 24)}
+
+    def counts(found: list[dict]) -> list[tuple]:
+        return [(e["experimentID"], e["units"], e["crossoverUnits"], e["groups"]) for e in found]
+
+    expected = counts(scanned(demo, DEMO, **days))
+    assert counts(scanned(demo, typed, ts_type=ts_type, **days)) == expected
+
+
 # -- PostgreSQL, as a role that can read the exposures and nothing else --------------
 
 
