@@ -236,6 +236,124 @@ def unit_type_alias(index: int) -> str:
     return f"unit_type_{index}"
 
 
+def _not_null(expression: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=expression, expression=exp.Null()))
+
+
+def _zero_if_null(name: str, table: str) -> exp.Alias:
+    zero = exp.Literal.number(0)
+    return _alias(exp.Coalesce(this=_col(name, table), expressions=[zero]), name)
+
+
+def _join_on_experiment(query: exp.Select, cte: str, alias: str) -> exp.Select:
+    return query.join(
+        exp.alias_(exp.to_table(cte), alias, table=True),
+        on=exp.EQ(this=_col(EXPERIMENT_ID, alias), expression=_col(EXPERIMENT_ID, "g")),
+        join_type="left",
+    )
+
+
+def _rows(
+    source: AssignmentSource,
+    dialect: str | None,
+    inner: exp.Query,
+    counted: int,
+    days: tuple[DateRange, str | None] | None,
+) -> exp.Select:
+    """``scan_rows``: the source's rows of an experiment and a group, its columns renamed
+    to the scan's own (``unit_id`` is the counted mapping's column), in ``days`` if given
+    (the window and the timestamp column's type)."""
+    experiment = _source_column(source.experiment_id_column, dialect)
+    group = _source_column(source.group_id_column, dialect)
+    ts = _source_column(source.timestamp_column, dialect)
+    picked = [
+        _alias(experiment, EXPERIMENT_ID),
+        _alias(group, GROUP_ID),
+        _alias(_source_column(source.id_type_mapping[counted].column, dialect), _UNIT_ID),
+        _alias(ts, _TS),
+    ]
+    if _names_groups(source):
+        picked.append(_alias(_source_column(source.group_name_column or "", dialect), GROUP_NAME))
+    picked += [
+        _alias(_source_column(m.column, dialect), unit_type_alias(i))
+        for i, m in enumerate(source.id_type_mapping)
+        if i != counted
+    ]
+    rows = (
+        exp.select(*picked)
+        .from_(inner.subquery(SOURCE_ALIAS))
+        .where(_not_null(experiment.copy()))
+        .where(_not_null(group.copy()))
+    )
+    if days is not None:
+        window, ts_type = days
+        rows = rows.where(in_days(ts.copy(), ts_type, window, dialect))
+    return rows
+
+
+def _unit_groups(named: bool) -> exp.Select:
+    """``scan_unit_groups``: one row per (experiment, group, unit), the one pass over the
+    rows that groups, units and crossovers are all counted from."""
+    keys = [_col(EXPERIMENT_ID), _col(GROUP_ID), _col(_UNIT_ID)]
+    query = exp.select(
+        *keys,
+        _alias(exp.Min(this=_col(_TS)), _FIRST),
+        _alias(exp.Max(this=_col(_TS)), _LAST),
+    )
+    if named:
+        query = query.select(_alias(exp.Max(this=_col(GROUP_NAME)), GROUP_NAME))
+    return query.from_(ROWS).group_by(*(k.copy() for k in keys))
+
+
+def _groups(named: bool) -> exp.Select:
+    """``scan_groups``: units (NULL ones not counted) and first and last exposure per group."""
+    query = exp.select(
+        _col(EXPERIMENT_ID),
+        _col(GROUP_ID),
+        _alias(exp.Count(this=_col(_UNIT_ID)), GROUP_UNITS),
+        _alias(exp.Min(this=_col(_FIRST)), FIRST_EXPOSURE),
+        _alias(exp.Max(this=_col(_LAST)), LAST_EXPOSURE),
+    )
+    if named:
+        query = query.select(_alias(exp.Max(this=_col(GROUP_NAME)), GROUP_NAME))
+    return query.from_(UNIT_GROUPS).group_by(_col(EXPERIMENT_ID), _col(GROUP_ID))
+
+
+def _units() -> exp.Select:
+    """``scan_units``: distinct units per experiment, and those seen in more than one group."""
+    per_unit = (
+        exp.select(
+            _col(EXPERIMENT_ID), _col(_UNIT_ID), _alias(exp.Count(this=exp.Star()), _GROUPS_SEEN)
+        )
+        .from_(UNIT_GROUPS)
+        .where(_not_null(_col(_UNIT_ID)))
+        .group_by(_col(EXPERIMENT_ID), _col(_UNIT_ID))
+    )
+    several = exp.GT(this=_col(_GROUPS_SEEN), expression=exp.Literal.number(1))
+    crossed = exp.Case(
+        ifs=[exp.If(this=several, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+    )
+    return (
+        exp.select(
+            _col(EXPERIMENT_ID),
+            _alias(exp.Count(this=exp.Star()), UNITS_COLUMN),
+            _alias(exp.Sum(this=crossed), CROSSOVER_UNITS),
+        )
+        .from_(per_unit.subquery("per_unit"))
+        .group_by(_col(EXPERIMENT_ID))
+    )
+
+
+def _unit_types(others: list[int]) -> exp.Select:
+    """``scan_unit_types``: distinct values of each other mapping per experiment."""
+    counts = (_alias(_count_distinct(_col(unit_type_alias(i))), unit_type_alias(i)) for i in others)
+    return exp.select(_col(EXPERIMENT_ID), *counts).from_(ROWS).group_by(_col(EXPERIMENT_ID))
+
+
+def _names_groups(source: AssignmentSource) -> bool:
+    return bool(source.group_name_column and source.group_name_column.strip())
+
+
 def scan_query(
     source: AssignmentSource,
     dialect: str | None,
@@ -252,129 +370,35 @@ def scan_query(
     and ``unit_type_<i>`` (distinct values of the i-th mapping other than the counted one),
     ordered by experiment and group. With ``start`` or ``end`` only exposures on those UTC
     days (inclusive) are read; a missing start is the first day there is, a missing end
-    today."""
-    primary = unit_mapping_index(source, unit_type)
+    today. ``ts_type`` is the timestamp column's type when known (``sql.schema``)."""
+    counted = unit_mapping_index(source, unit_type)
     window = macro_window(start, end, today)
     inner = source_query(source, dialect, window)
-    named = source.group_name_column is not None and source.group_name_column.strip() != ""
-    others = [(i, m) for i, m in enumerate(source.id_type_mapping) if i != primary]
-
-    experiment = _source_column(source.experiment_id_column, dialect)
-    group = _source_column(source.group_id_column, dialect)
-    ts = _source_column(source.timestamp_column, dialect)
-    picked = [
-        _alias(experiment, EXPERIMENT_ID),
-        _alias(group, GROUP_ID),
-        _alias(_source_column(source.id_type_mapping[primary].column, dialect), _UNIT_ID),
-        _alias(ts, _TS),
-    ]
-    if named:
-        picked.append(_alias(_source_column(source.group_name_column or "", dialect), GROUP_NAME))
-    picked += [_alias(_source_column(m.column, dialect), unit_type_alias(i)) for i, m in others]
-    rows = (
-        exp.select(*picked)
-        .from_(inner.subquery(SOURCE_ALIAS))
-        .where(exp.Not(this=exp.Is(this=experiment.copy(), expression=exp.Null())))
-        .where(exp.Not(this=exp.Is(this=group.copy(), expression=exp.Null())))
-    )
-    if start is not None or end is not None:
-        rows = rows.where(in_days(ts.copy(), ts_type, window, dialect))
-
-    keys = [_col(EXPERIMENT_ID), _col(GROUP_ID), _col(_UNIT_ID)]
-    unit_groups = (
-        exp.select(
-            *keys,
-            _alias(exp.Min(this=_col(_TS)), _FIRST),
-            _alias(exp.Max(this=_col(_TS)), _LAST),
-        )
-        .from_(ROWS)
-        .group_by(*(k.copy() for k in keys))
-    )
-    if named:
-        unit_groups = unit_groups.select(_alias(exp.Max(this=_col(GROUP_NAME)), GROUP_NAME))
-
-    groups = (
-        exp.select(
-            _col(EXPERIMENT_ID),
-            _col(GROUP_ID),
-            _alias(exp.Count(this=_col(_UNIT_ID)), GROUP_UNITS),
-            _alias(exp.Min(this=_col(_FIRST)), FIRST_EXPOSURE),
-            _alias(exp.Max(this=_col(_LAST)), LAST_EXPOSURE),
-        )
-        .from_(UNIT_GROUPS)
-        .group_by(_col(EXPERIMENT_ID), _col(GROUP_ID))
-    )
-    if named:
-        groups = groups.select(_alias(exp.Max(this=_col(GROUP_NAME)), GROUP_NAME))
-
-    per_unit = (
-        exp.select(
-            _col(EXPERIMENT_ID), _col(_UNIT_ID), _alias(exp.Count(this=exp.Star()), _GROUPS_SEEN)
-        )
-        .from_(UNIT_GROUPS)
-        .where(exp.Not(this=exp.Is(this=_col(_UNIT_ID), expression=exp.Null())))
-        .group_by(_col(EXPERIMENT_ID), _col(_UNIT_ID))
-    )
-    crossed = exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.GT(this=_col(_GROUPS_SEEN), expression=exp.Literal.number(1)),
-                true=exp.Literal.number(1),
-            )
-        ],
-        default=exp.Literal.number(0),
-    )
-    units = (
-        exp.select(
-            _col(EXPERIMENT_ID),
-            _alias(exp.Count(this=exp.Star()), UNITS_COLUMN),
-            _alias(exp.Sum(this=crossed), CROSSOVER_UNITS),
-        )
-        .from_(per_unit.subquery("per_unit"))
-        .group_by(_col(EXPERIMENT_ID))
-    )
-
-    def zero_if_null(name: str, table: str) -> exp.Expression:
-        return _alias(
-            exp.Coalesce(this=_col(name, table), expressions=[exp.Literal.number(0)]), name
-        )
+    named = _names_groups(source)
+    others = [i for i in range(len(source.id_type_mapping)) if i != counted]
+    days = (window, ts_type) if start is not None or end is not None else None
 
     final = exp.select(
         _col(EXPERIMENT_ID, "g"),
         _col(GROUP_ID, "g"),
         *([_col(GROUP_NAME, "g")] if named else []),
         _col(GROUP_UNITS, "g"),
-        zero_if_null(UNITS_COLUMN, "u"),
-        zero_if_null(CROSSOVER_UNITS, "u"),
+        _zero_if_null(UNITS_COLUMN, "u"),
+        _zero_if_null(CROSSOVER_UNITS, "u"),
         _col(FIRST_EXPOSURE, "g"),
         _col(LAST_EXPOSURE, "g"),
+        *(_zero_if_null(unit_type_alias(i), "t") for i in others),
     ).from_(exp.alias_(exp.to_table(GROUPS), "g", table=True))
-    final = final.join(
-        exp.alias_(exp.to_table(UNITS), "u", table=True),
-        on=exp.EQ(this=_col(EXPERIMENT_ID, "u"), expression=_col(EXPERIMENT_ID, "g")),
-        join_type="left",
-    )
+    final = _join_on_experiment(final, UNITS, "u")
+    ctes = [
+        (ROWS, _rows(source, dialect, inner, counted, days)),
+        (UNIT_GROUPS, _unit_groups(named)),
+        (GROUPS, _groups(named)),
+        (UNITS, _units()),
+    ]
     if others:
-        types = (
-            exp.select(
-                _col(EXPERIMENT_ID),
-                *(
-                    _alias(_count_distinct(_col(unit_type_alias(i))), unit_type_alias(i))
-                    for i, _ in others
-                ),
-            )
-            .from_(ROWS)
-            .group_by(_col(EXPERIMENT_ID))
-        )
-        final = final.select(*(zero_if_null(unit_type_alias(i), "t") for i, _ in others))
-        final = final.join(
-            exp.alias_(exp.to_table(TYPES), "t", table=True),
-            on=exp.EQ(this=_col(EXPERIMENT_ID, "t"), expression=_col(EXPERIMENT_ID, "g")),
-            join_type="left",
-        )
-    ctes = [(ROWS, rows), (UNIT_GROUPS, unit_groups), (GROUPS, groups), (UNITS, units)]
-    if others:
-        ctes.append((TYPES, types))
+        final = _join_on_experiment(final, TYPES, "t")
+        ctes.append((TYPES, _unit_types(others)))
     for name, cte in ctes:
         final = final.with_(name, as_=cte)
     return final.order_by(_col(EXPERIMENT_ID, "g"), _col(GROUP_ID, "g"))
@@ -392,7 +416,7 @@ def shape_rows(
     """The scan query's rows as one :class:`ExperimentScan` per experiment, in order."""
     primary = unit_mapping_index(source, unit_type)
     mappings = source.id_type_mapping
-    named = source.group_name_column is not None and source.group_name_column.strip() != ""
+    named = _names_groups(source)
     found: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         lowered = {key.lower(): value for key, value in row.items()}
