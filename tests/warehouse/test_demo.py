@@ -11,22 +11,29 @@ from pathlib import Path
 import pytest
 
 from qualevents.config import Settings
+from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.runtime import prepare_warehouse
 from qualevents.sql.macros import DateRange
 from qualevents.sql.parse import parse_query
+from qualevents.validation import Validator
 from qualevents.warehouse import open_warehouse
 from qualevents.warehouse.demo import (
+    ASSIGNMENT_SOURCE_BODY,
     CROSSOVER_PER_MILLE,
     DEFAULT_EVENTS,
     DEFAULT_EXPOSURES,
     EVENT_NAMES,
     EXPERIMENTS,
+    METRIC_SOURCE_BODY,
+    QUALIFYING_EVENT_BODY,
     QUALIFYING_EVENT_NAME,
     DemoExperiment,
+    demo_assignment_source,
     load_demo,
     users_for,
 )
 from qualevents.warehouse.duckdb import DuckDBWarehouse
+from qualevents.warehouse.scan import scan_experiments
 
 EVENTS_TABLE = '"shoppy-sales".logging.events'
 EXPOSURES_TABLE = '"shoppy-sales".experiment_data.exposures'
@@ -344,3 +351,35 @@ def test_serve_demo_loads_both_tables(tmp_path: Path) -> None:
         text = parse_query(sql, "duckdb", window=DateRange(NOW.date(), NOW.date()))
         assert warehouse.query(text.sql(dialect="duckdb")) == [{"n": rows}]
     warehouse.close()
+
+
+@pytest.mark.parametrize("body", [QUALIFYING_EVENT_BODY, METRIC_SOURCE_BODY], ids=["qe", "metric"])
+def test_the_demo_definitions_validate_against_the_demo_data(
+    demo: DuckDBWarehouse, body: dict
+) -> None:
+    definition = QualifyingEvent(
+        name=body["name"],
+        description=body["description"],
+        sql=body["sql"],
+        timestamp_column=body["timestampColumn"],
+        id_type_mapping=[
+            IdTypeMapping(statsig_unit_id=m["statsigUnitID"], column=m["column"])
+            for m in body["idTypeMapping"]
+        ],
+    )
+    report = Validator(demo).validate(definition, today=NOW.date())
+    assert report.valid, report.errors
+    assert report.mode == "warehouse"
+
+
+def test_the_demo_assignment_source_finds_every_experiment(demo: DuckDBWarehouse) -> None:
+    # The fields CONTRACT.md requires on create are all there.
+    required = {"name", "sql", "timestampColumn", "experimentIDColumn", "groupIDColumn"}
+    assert required | {"idTypeMapping"} <= set(ASSIGNMENT_SOURCE_BODY)
+    result = scan_experiments(demo, demo_assignment_source())
+    found = {e.experiment_id: e for e in result.experiments}
+    assert set(found) == {e.name for e in EXPERIMENTS}
+    for experiment in EXPERIMENTS:
+        groups = found[experiment.name].groups
+        assert [(g.group_id, g.group_name) for g in groups] == sorted(experiment.groups)
+        assert found[experiment.name].units == users_for(EVENTS)
