@@ -187,6 +187,12 @@ def users_for(events: int) -> int:
     return max(1, min(MAX_USERS, events // 6))
 
 
+def exposures_for(events: int) -> int:
+    """The default number of exposure rows: 5/3 of the events (about 2.5 rows per unit and
+    experiment), at most :data:`DEFAULT_EXPOSURES`."""
+    return min(DEFAULT_EXPOSURES, events * 5 // 3)
+
+
 def demo_window(now: datetime) -> tuple[datetime, int]:
     """(midnight of the first of the 30 days ending at ``now``, seconds from it to ``now``)."""
     now = now.replace(microsecond=0)
@@ -341,15 +347,15 @@ def load_demo(
     warehouse: Warehouse,
     *,
     events: int = DEFAULT_EVENTS,
-    exposures: int = DEFAULT_EXPOSURES,
+    exposures: int | None = None,
     seed: int = SEED,
     today: date | None = None,
     now: datetime | None = None,
 ) -> int:
     """Create (or replace) ``shoppy-sales.logging.events`` with ``events`` rows and
-    ``shoppy-sales.experiment_data.exposures`` with ``exposures`` rows over the 30 days up
-    to ``now`` (see :func:`demo_now`); returns the number of events. Only the built-in
-    DuckDB warehouse can hold the demo data."""
+    ``shoppy-sales.experiment_data.exposures`` with ``exposures`` rows (default: see
+    :func:`exposures_for`) over the 30 days up to ``now`` (see :func:`demo_now`); returns
+    the number of events. Only the built-in DuckDB warehouse can hold the demo data."""
     if not isinstance(warehouse, DuckDBWarehouse):
         message = (
             f"The demo data lives in the built-in DuckDB warehouse; this server's warehouse "
@@ -358,6 +364,7 @@ def load_demo(
         raise ConfigurationError(message, [ErrorItem(("demo",), message)])
     end = demo_now(today, now)
     users = users_for(events)
+    exposures = exposures_for(events) if exposures is None else exposures
     with warehouse.writable() as connection, warehouse.translate_errors():
         warehouse.attach_catalog(connection, CATALOG, _catalog_path(warehouse))
         for schema in (SCHEMA, EXPOSURES_SCHEMA):
