@@ -232,3 +232,23 @@ def test_group_names_only_when_the_source_maps_them() -> None:
     (scan,) = shape_rows(rows, unnamed)
     assert scan.to_dict()["groups"] == [{"groupID": "c", "units": 3}]
     assert scan.to_dict()["unitTypes"] == {"userID": 3}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_hostile_column_name_stays_one_identifier(dialect: str) -> None:
+    hostile = 'ts") AS x FROM t; DROP TABLE exposures; --'
+    sneaky = AssignmentSource(
+        sql="SELECT 1",
+        timestamp_column=hostile,
+        experiment_id_column="experiment_name`; DELETE FROM exposures; --",
+        group_id_column="group_id",
+        id_type_mapping=(USER,),
+    )
+    text = scan_query(sneaky, dialect, start=date(2024, 6, 1), end=date(2024, 6, 2)).sql(
+        dialect=dialect
+    )
+    ensure_read_only(text, dialect)  # still one SELECT, nothing else
+    rows = sqlglot.parse_one(text, read=dialect).find(exp.CTE).this
+    names = [c.this.name for c in rows.selects]
+    assert names[0] == "experiment_name`; DELETE FROM exposures; --"
+    assert names[3] == hostile
