@@ -7,6 +7,7 @@
 - ``schema``: :class:`Column`, the type vocabulary and static schema inference
 - ``queries``: the effective query, schema probe, preview and daily aggregate
 - ``checks``: a definition's columns and formulas against an output schema
+- ``scan``: the assignment-source scan (experiments, groups, units) as one query
 """
 
 from qualevents.sql.checks import Findings, check_event
