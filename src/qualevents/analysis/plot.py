@@ -14,6 +14,14 @@ from matplotlib.figure import Figure
 
 def power_png(data: dict[str, Any], title: str = "") -> bytes:
     """``data`` (the power response's ``data``) drawn as a PNG: one point per duration."""
+    out = io.BytesIO()
+    power_figure(data, title).savefig(out, format="png")
+    return out.getvalue()
+
+
+def power_figure(data: dict[str, Any], title: str = "") -> Figure:
+    """The figure ``power_png`` renders: relative MDE (with and without CUPED) above, units
+    below, against weeks."""
     durations = data.get("durations") or []
     weeks = [d["weeks"] for d in durations]
     figure = Figure(figsize=(7, 6), dpi=100)
@@ -44,6 +52,4 @@ def power_png(data: dict[str, Any], title: str = "") -> bytes:
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    return figure
