@@ -38,6 +38,8 @@ def postgres_analysis(postgres_database_url: str) -> Iterator[str]:
         conn.execute(f'GRANT CONNECT ON DATABASE "{url.database}" TO "{role}"')
         conn.execute(f'GRANT USAGE ON SCHEMA analysis TO "{role}"')
         conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA analysis TO "{role}"')
+        # Not UTC, so that a zoned column compared without conversion would be read wrong.
+        conn.execute(f"ALTER ROLE \"{role}\" SET timezone = 'Asia/Tokyo'")
     yield url.set(drivername="postgresql", username=role, password=None).render_as_string(
         hide_password=False
     )
@@ -56,6 +58,7 @@ def duckdb_analysis() -> Iterator[Warehouse]:
     with warehouse.writable() as connection:
         connection.execute("CREATE SCHEMA analysis")
         connection.execute(fixture_sql())
+        connection.execute("SET TimeZone = 'Asia/Tokyo'")
     yield warehouse
     warehouse.close()
 

@@ -241,3 +241,39 @@ def test_request_bounds() -> None:
     with pytest.raises(ValidationFailed):
         FilterExposuresRequest.parse({"experimentID": "e"})
     assert FilterExposuresRequest.parse({**base, "start": "2024-01-05"}).start == date(2024, 1, 5)
+
+
+def test_zoned_timestamps_are_compared_in_utc(warehouse: Warehouse) -> None:
+    zoned = CLICKS.model_copy(
+        update={"sql": "SELECT * FROM analysis.zoned_clicks", "custom_field_mapping": None}
+    )
+    rows = kept_rows(warehouse, run(warehouse, zoned, window={"amount": 1, "unit": "hours"}))
+    assert set(rows) == {"u1", "u3"}
+
+
+def test_numeric_ids_join_string_ids(warehouse: Warehouse) -> None:
+    numeric = AssignmentSource(
+        name="numeric",
+        sql="SELECT * FROM analysis.numeric_exposures",
+        timestamp_column="ts",
+        experiment_id_column="experiment",
+        group_id_column="group_id",
+        id_type_mapping=(IdTypeMapping(statsig_unit_id="userID", column="user_id"),),
+    )
+    event = CLICKS.model_copy(
+        update={"sql": "SELECT * FROM analysis.numeric_clicks", "custom_field_mapping": None}
+    )
+    request = FilterExposuresRequest.parse(
+        {
+            "assignmentSource": "numeric",
+            "experimentID": "7",
+            "start": "2024-01-01",
+            "end": "2024-01-01",
+        }
+    )
+    data = run_filter_exposures(warehouse, event, numeric, request, now=NOW)
+    assert [(g["groupID"], g["exposedUnits"], g["qualifiedUnits"]) for g in data["groups"]] == [
+        ("0", 1, 1),
+        ("1", 2, 1),
+    ]
+    assert "groupName" not in data["groups"][0]

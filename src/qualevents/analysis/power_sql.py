@@ -32,6 +32,16 @@ DOUBLE = exp.DataType.Type.DOUBLE
 RATIO_TYPES = frozenset({"mean", "ratio"})
 
 
+def window_start(end: date, k: int) -> date:
+    """The first day of the k-week window ending on ``end``."""
+    return end - timedelta(days=7 * k - 1)
+
+
+def metric_first_day(end: date, weeks: int, pre_days: int | None) -> date:
+    """The first day of metric rows read: the longest window, less the CUPED pre-period."""
+    return window_start(end, weeks) - timedelta(days=pre_days or 0)
+
+
 @dataclass(frozen=True)
 class PowerQuery:
     """Everything the SQL needs, resolved. ``metric`` rows carry the extra columns
@@ -47,15 +57,15 @@ class PowerQuery:
     cuped_pre_days: int | None = None
 
     def window_start(self, k: int) -> date:
-        return self.end - timedelta(days=7 * k - 1)
+        return window_start(self.end, k)
 
     @property
     def first_day(self) -> date:
-        return self.window_start(self.weeks)
+        return window_start(self.end, self.weeks)
 
     @property
     def metric_first_day(self) -> date:
-        return self.first_day - timedelta(days=self.cuped_pre_days or 0)
+        return metric_first_day(self.end, self.weeks, self.cuped_pre_days)
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:

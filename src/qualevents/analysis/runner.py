@@ -29,7 +29,13 @@ from qualevents.analysis.inputs import (
     unit_column,
 )
 from qualevents.analysis.power import Design, duration
-from qualevents.analysis.power_sql import PowerQuery, metric_columns, power_query
+from qualevents.analysis.power_sql import (
+    PowerQuery,
+    metric_columns,
+    metric_first_day,
+    power_query,
+    window_start,
+)
 from qualevents.analysis.requests import FilterExposuresRequest, PowerRequest
 from qualevents.analysis.rows import SourceRows
 from qualevents.analysis.statistics import qualification_balance, sample_ratio
@@ -284,16 +290,10 @@ def run_power(
     )
     end = request.end or (now.date() - timedelta(days=1))
     pre_days = request.cuped.pre_days if request.cuped else None
-    draft = PowerQuery(
-        qualifying=None,
-        metric=None,
-        metric_type=request.metric.type,  # type: ignore[arg-type]
-        weeks=request.weeks,
-        end=end,
-        cuped_pre_days=pre_days,
-    )
-    q_query = effective_query(event, dialect, DateRange(draft.first_day, end))
-    m_query = effective_query(metric_source, dialect, DateRange(draft.metric_first_day, end))
+    first_day = window_start(end, request.weeks)
+    metric_from = metric_first_day(end, request.weeks, pre_days)
+    q_query = effective_query(event, dialect, DateRange(first_day, end))
+    m_query = effective_query(metric_source, dialect, DateRange(metric_from, end))
     q_desc = _Described(
         warehouse, q_query, event, f"qualifying event {event.name!r}", ("eventFilter",)
     )
