@@ -5,7 +5,8 @@ timed in the same run (so the load of the machine cancels in the ratio).
 
 At scale 1: 1M exposure rows (800k units, two groups, NULL ids and crossovers among them),
 10M qualifying events and 10M metric rows, generated deterministically (hashes, not
-random()). Measures, each the median of ``--runs`` after one warm-up:
+random()). Measures, each the median of ``--runs`` (ours and hand-written alternately) after one
+warm-up:
 
 - exposure filtering (first exposure, no window; and a 1-day window with anyExposure),
   ``run_filter_exposures`` end to end through the adapter (its schema probes included)
@@ -172,14 +173,20 @@ def hand_power(cuped: bool) -> str:
     )
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+def paired_ms(
+    ours: Callable[[], object], hand: Callable[[], object], runs: int
+) -> tuple[float, float]:
+    """Median ms of ``ours`` and of ``hand``, run alternately (the order swapped each
+    round) so that a change in the machine's load hits both alike."""
+    ours_ms: list[float] = []
+    hand_ms: list[float] = []
+    for round_ in range(runs):
+        pair = [(ours, ours_ms), (hand, hand_ms)]
+        for fn, samples in pair if round_ % 2 else reversed(pair):
+            start = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(ours_ms), statistics.median(hand_ms)
 
 
 def check_filter(ours: dict[str, Any], hand: list[dict[str, Any]]) -> None:
@@ -207,6 +214,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0: 1M exposures, 10M events")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--only", choices=["filter", "power"], help="run one half")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -220,14 +228,15 @@ def main() -> int:
         warehouse._conn().execute(f"SET memory_limit = '{args.memory_limit}'")
 
         measures: list[tuple[str, float, float, float]] = []
-        for label, body, window in (
+        filters = (
             ("filter: first exposure, no window", {}, False),
             (
                 "filter: 1-day window, any exposure",
                 {"window": {"amount": 1, "unit": "days"}, "matchAgainst": "anyExposure"},
                 True,
             ),
-        ):
+        )
+        for label, body, window in filters if args.only != "power" else ():
             request = FilterExposuresRequest.parse(
                 {
                     "assignmentSource": "exposures",
@@ -244,14 +253,12 @@ def main() -> int:
             def hand(window: bool = window) -> list[dict[str, Any]]:
                 return warehouse.query(hand_filter(window))
 
-            check_filter(ours(), hand())
-            hand_ms, ours_ms = median_ms(hand, args.runs), median_ms(ours, args.runs)
+            check_filter(ours(), hand())  # also the warm-up
+            ours_ms, hand_ms = paired_ms(ours, hand, args.runs)
             measures.append((label, ours_ms, hand_ms, 1.5))
 
-        for label, cuped in (
-            ("power: 4 weeks, sum", False),
-            ("power: 4 weeks, sum, CUPED 7d", True),
-        ):
+        powers = (("power: 4 weeks, sum", False), ("power: 4 weeks, sum, CUPED 7d", True))
+        for label, cuped in powers if args.only != "filter" else ():
             body: dict[str, Any] = {
                 "metricSource": "orders",
                 "metric": {"type": "sum", "valueColumn": "amount"},
@@ -268,8 +275,8 @@ def main() -> int:
             def hand_p(cuped: bool = cuped) -> list[dict[str, Any]]:
                 return warehouse.query(hand_power(cuped))
 
-            check_power(ours_p(), hand_p(), cuped)
-            hand_ms, ours_ms = median_ms(hand_p, args.runs), median_ms(ours_p, args.runs)
+            check_power(ours_p(), hand_p(), cuped)  # also the warm-up
+            ours_ms, hand_ms = paired_ms(ours_p, hand_p, args.runs)
             measures.append((label, ours_ms, hand_ms, 2.0))
         warehouse.close()
 

@@ -207,6 +207,12 @@ def test_a_hostile_filter_is_a_400_naming_the_property(warehouse: Warehouse) -> 
         assert caught.value.errors[0].loc == ("eventFilter",), text
 
 
+def test_the_experiment_id_is_a_value_not_sql(warehouse: Warehouse) -> None:
+    data = run(warehouse, experimentID="timing' OR '1'='1")
+    assert data["totals"]["exposureRows"] == 0
+    assert data["groups"] == []
+
+
 def test_minutes_on_a_timestamp_as_day_event_is_a_400(warehouse: Warehouse) -> None:
     with pytest.raises(ValidationFailed) as caught:
         run(warehouse, VISITS, window={"amount": 30, "unit": "minutes"})

@@ -138,6 +138,10 @@ def test_an_event_filter_and_a_hostile_metric_filter(warehouse: Warehouse) -> No
     with pytest.raises(SQLInvalid) as caught:
         run(warehouse, {"type": "sum", "valueColumn": "price"})
     assert caught.value.errors[0].loc == ("metric", "valueColumn")
+    with pytest.raises(SQLInvalid) as caught:
+        run(warehouse, {"type": "sum", "valueColumn": "kind"})  # a string column
+    assert caught.value.errors[0].loc == ("metric", "valueColumn")
+    assert "expected a number" in caught.value.errors[0].message
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,9 @@ def experiment_condition(spec: ExposureFilter) -> exp.Expression:
     return exp.EQ(this=value, expression=exp.Literal.string(spec.experiment_id))
 
 
-def _matches(spec: ExposureFilter, qualified: exp.Expression, exposed: exp.Expression):
+def _matches(
+    spec: ExposureFilter, qualified: exp.Expression, exposed: exp.Expression
+) -> exp.Expression:
     """The condition under which a qualifying timestamp matches an exposure timestamp."""
     if spec.timestamp_as_day:
         later = exp.GTE(this=day(qualified.copy()), expression=day(exposed.copy()))

@@ -72,7 +72,9 @@ def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table)
 
 
-def _when(condition: exp.Expression, then: exp.Expression, otherwise: exp.Expression | None):
+def _when(
+    condition: exp.Expression, then: exp.Expression, otherwise: exp.Expression | None
+) -> exp.Expression:
     case = exp.Case(ifs=[exp.If(this=condition, true=then)])
     return case.else_(otherwise, copy=False) if otherwise is not None else case
 

@@ -44,10 +44,11 @@ from qualevents.models import QualifyingEvent
 from qualevents.sql.checks import ColumnIndex
 from qualevents.sql.macros import DateRange
 from qualevents.sql.queries import column, custom_fields, effective_query
-from qualevents.sql.schema import Column
+from qualevents.sql.schema import BOOLEAN, DECIMAL, FLOAT, INTEGER, UNKNOWN, Column
 from qualevents.warehouse.base import Warehouse
 
 ALL_EXPOSURES_FROM = date(1970, 1, 1)
+_NUMERIC = frozenset({INTEGER, FLOAT, DECIMAL, BOOLEAN, UNKNOWN})
 
 
 def utc_now() -> datetime:
@@ -93,12 +94,22 @@ class _Described:
         ]
 
     def value(self, name: str, loc: tuple[str, ...]) -> None:
+        """``name`` is a numeric column or a custom-field key (its type is the warehouse's
+        to judge)."""
         if name.strip() in [key for _, key, _ in custom_fields(self.definition)]:
             return
-        self.get(name, "column", loc)
+        found = self.get(name, "column", loc)
+        if found.type not in _NUMERIC:
+            shown = found.raw_type or found.type
+            message = (
+                f"Column {found.name!r} of the {self.what} has type {shown}; expected a number"
+            )
+            raise SQLInvalid(message, [ErrorItem(loc, message)])
 
 
-def _checked_filter(text: str | None, dialect: str, prop: str, described: _Described):
+def _checked_filter(
+    text: str | None, dialect: str, prop: str, described: _Described
+) -> exp.Expression | None:
     return None if text is None else filter_expression(text, dialect, prop, described.names())
 
 
