@@ -78,6 +78,22 @@ def test_count_conversion_and_metric_window(warehouse: Warehouse) -> None:
     assert custom["mean"] == pytest.approx(100 * np.mean(SUM_3))
 
 
+def test_a_timestamp_as_day_metric_source_is_compared_by_date(warehouse: Warehouse) -> None:
+    by_day = ORDERS.model_copy(update={"timestamp_as_day": True})
+    request = PowerRequest.parse(
+        {
+            "metricSource": "orders",
+            "metric": SUM,
+            "weeks": 3,
+            "end": "2024-03-28",
+            "metricWindowDays": 1,
+        }
+    )
+    third = run_power(warehouse, SESSIONS, by_day, request, now=NOW)["durations"][2]
+    # the exposure's day only: p1's row a second before its exposure is on that day too
+    assert third["mean"] == pytest.approx(np.mean([110, 7, 0, 0, 0]))
+
+
 def test_delta_method_against_a_direct_computation(warehouse: Warehouse) -> None:
     ratio = run(warehouse, {"type": "ratio", "numeratorColumn": "num", "denominatorColumn": "den"})
     third = ratio["durations"][2]
