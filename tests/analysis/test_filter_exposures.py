@@ -283,3 +283,27 @@ def test_numeric_ids_join_string_ids(warehouse: Warehouse) -> None:
         ("1", 2, 1),
     ]
     assert "groupName" not in data["groups"][0]
+
+
+def test_a_source_column_that_is_not_there_is_a_400_that_names_it(warehouse: Warehouse) -> None:
+    broken = CLICKS.model_copy(
+        update={"id_type_mapping": [IdTypeMapping(statsig_unit_id="userID", column="user")]}
+    )
+    with pytest.raises(SQLInvalid) as caught:
+        run(warehouse, broken)
+    assert caught.value.status == 400
+    assert "unit-id column 'user'" in caught.value.errors[0].message
+    assert "of the qualifying event 'clicks'" in caught.value.errors[0].message
+    assignments = AssignmentSource(**{**ASSIGNMENTS.__dict__, "group_id_column": "variant"})
+    request = FilterExposuresRequest.parse(
+        {
+            "assignmentSource": "a",
+            "experimentID": "timing",
+            "start": "2024-01-01",
+            "end": "2024-01-01",
+        }
+    )
+    with pytest.raises(SQLInvalid) as caught:
+        run_filter_exposures(warehouse, CLICKS, assignments, request, now=NOW)
+    assert caught.value.errors[0].loc == ("assignmentSource",)
+    assert "groupIDColumn 'variant'" in caught.value.errors[0].message

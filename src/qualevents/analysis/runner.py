@@ -83,7 +83,7 @@ class _Described:
     def get(self, name: str, role: str, loc: tuple[str, ...] | None = None) -> Column:
         found = self.index.find(name)
         if found is None:
-            message = self.index.missing(f"The {self.what}'s {role} {name.strip()!r}", name)
+            message = self.index.missing(f"The {role} {name.strip()!r} of the {self.what}", name)
             raise SQLInvalid(message, [ErrorItem(loc or self.loc, message)])
         return found
 
@@ -189,7 +189,7 @@ def run_filter_exposures(
         exposures, a_desc = assignment_rows(start, end)
     draft = ExposureFilter(exposures, exposures, start=start, end=end, now=now, **options)
     q_query = effective_query(event, dialect, DateRange(start, draft.qualifying_macro_end()))
-    q_desc = _Described(warehouse, q_query, event, q_what, ("eventFilter",))
+    q_desc = _Described(warehouse, q_query, event, q_what, ())
     q_unit = q_desc.get(unit_column(event.id_type_mapping, unit_type), "unit-id column")
     a_unit = a_desc.get(exposures.unit, "unit-id column")
     as_string = _mixed_unit_types(a_unit, q_unit)
@@ -305,9 +305,7 @@ def run_power(
     metric_from = metric_first_day(end, request.weeks, pre_days)
     q_query = effective_query(event, dialect, DateRange(first_day, end))
     m_query = effective_query(metric_source, dialect, DateRange(metric_from, end))
-    q_desc = _Described(
-        warehouse, q_query, event, f"qualifying event {event.name!r}", ("eventFilter",)
-    )
+    q_desc = _Described(warehouse, q_query, event, f"qualifying event {event.name!r}", ())
     m_desc = _Described(
         warehouse,
         m_query,
