@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from scipy import stats
 
 from qualevents.analysis import AssignmentSource, FilterExposuresRequest, run_filter_exposures
 from qualevents.errors import InvalidRequest, SQLInvalid, ValidationFailed
@@ -84,6 +85,11 @@ def test_totals_null_ids_crossovers_and_first_exposure(warehouse: Warehouse) -> 
         "control": "Control",
         "test": "Test",
     }
+    balance = stats.chi2_contingency([[2, 0], [3, 1]], correction=False)
+    assert data["qualificationBalance"]["chiSquare"] == pytest.approx(balance.statistic)
+    assert data["qualificationBalance"]["pValue"] == pytest.approx(balance.pvalue)
+    assert data["srm"]["before"]["pValue"] == pytest.approx(stats.chisquare([2, 4]).pvalue)
+    assert data["srm"]["after"]["pValue"] == pytest.approx(stats.chisquare([2, 3]).pvalue)
     rows = kept_rows(warehouse, data)
     assert "u5" not in rows  # the crossover is excluded from everything
     assert rows["u6"][1] == datetime(2024, 1, 1, 10, 0)  # the first of its exposures
@@ -184,6 +190,8 @@ def test_expected_split(warehouse: Warehouse) -> None:
     data = run(warehouse, expectedSplit={"control": 1, "test": 2, "holdout": 1})
     assert counts(data, "exposedUnits") == {"control": 2, "holdout": 0, "test": 4}
     assert data["srm"]["before"]["degreesOfFreedom"] == 2
+    expected = stats.chisquare([2, 0, 4], [6 / 4, 6 / 4, 6 * 2 / 4])
+    assert data["srm"]["before"]["chiSquare"] == pytest.approx(expected.statistic)
     with pytest.raises(InvalidRequest) as caught:
         run(warehouse, expectedSplit={"control": 1})
     assert caught.value.errors[0].loc == ("expectedSplit",)
