@@ -315,3 +315,19 @@ def test_a_source_column_that_is_not_there_is_a_400_that_names_it(warehouse: War
         run_filter_exposures(warehouse, CLICKS, assignments, request, now=NOW)
     assert caught.value.errors[0].loc == ("assignmentSource",)
     assert "groupIDColumn 'variant'" in caught.value.errors[0].message
+
+
+def test_date_macros_get_the_range_actually_read(warehouse: Warehouse) -> None:
+    macros = CLICKS.model_copy(
+        update={
+            "sql": "SELECT * FROM analysis.clicks "
+            "WHERE CAST(ts AS DATE) BETWEEN {statsig_start_date} AND {statsig_end_date}",
+            "custom_field_mapping": None,
+        }
+    )
+    data = run(warehouse, macros, window={"amount": 1, "unit": "hours"})
+    # end 2024-01-01 plus one hour reaches 2024-01-02: u8's click at 00:10 that day is read
+    assert "u8" in kept_rows(warehouse, data)
+    assert "'2024-01-02'" in data["compiledSql"]
+    without = run(warehouse, macros)
+    assert "'2024-02-01'" in without["compiledSql"]  # today, without a window

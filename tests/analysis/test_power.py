@@ -207,6 +207,14 @@ def test_inputs_and_request_rules(warehouse: Warehouse) -> None:
         "2024-03-28",
         "userID",
     )
+    yesterday = run_power(
+        warehouse,
+        SESSIONS,
+        ORDERS,
+        PowerRequest.parse({"metricSource": "m", "metric": {"type": "count"}, "weeks": 1}),
+        now=datetime(2024, 3, 29, 8, 0),
+    )
+    assert yesterday["durations"][0]["end"] == "2024-03-28"  # end defaults to yesterday (UTC)
     defaults = PowerRequest.parse({"metricSource": "m", "metric": {"type": "count"}})
     assert (defaults.weeks, defaults.alpha, defaults.power, defaults.wait) == (4, 0.05, 0.8, 10)
     for body, loc in (
