@@ -7,6 +7,7 @@ or ``cli`` (the job machinery and the endpoints wire these in from above).
     requests      the request bodies (pydantic, camelCase on the wire) and their checks
     fragments     user filter expressions (``eventFilter``, ``metricFilter``), guarded
     timestamps    UTC timestamps, dates and intervals as sqlglot expressions
+    rows          one source's rows as an analysis reads them (unit id, UTC ts, filter)
     exposures     the exposure-filtering SQL (aggregates, and the filtered exposures)
     power_sql     the power-analysis SQL (per-duration aggregates)
     statistics    chi-square tests and verdicts (scipy)
