@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),
     ("sql",),
     ("warehouse",),
+    ("analysis",),
     ("store",),
     ("validation", "keys", "ratelimit"),
     ("service", "reviews"),

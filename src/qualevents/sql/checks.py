@@ -96,25 +96,36 @@ def _check_temporal(
     found.error(loc, f"{what} {column.name!r} has type {shown}; expected a timestamp or a date")
 
 
-def _formula_problem(expression: exp.Expression) -> str | None:
-    """Why ``expression`` is not a per-row scalar expression (None when it is one)."""
+def row_expression_problem(
+    expression: exp.Expression, subject: str = "a custom field"
+) -> str | None:
+    """Why ``expression`` is not a per-row scalar expression (None when it is one).
+    ``subject`` names what it is for in the message ("a custom field", "a filter")."""
     if isinstance(expression, exp.Query) or not isinstance(expression, exp.Expression):
         return "Must be a single scalar expression, not a query or a statement"
     for node in expression.walk():
         if isinstance(node, exp.Query | exp.Subquery):
-            return "Must not contain a subquery: a custom field is computed from one row"
+            return f"Must not contain a subquery: {subject} is computed from one row"
         if isinstance(node, exp.Window):
-            return "Must not use a window function (OVER): a custom field is computed per row"
+            return f"Must not use a window function (OVER): {subject} is computed per row"
         if isinstance(node, exp.AggFunc):
             return (
-                f"Must not use the aggregate {node.sql_name()}(): a custom field is computed "
+                f"Must not use the aggregate {node.sql_name()}(): {subject} is computed "
                 "from each row of the source, and aggregation happens later, in each metric"
             )
         if isinstance(node, exp.Star):
-            return "Must not use *: name the columns the field is computed from"
+            return f"Must not use *: name the columns {subject} is computed from"
         if isinstance(node, exp.Command | exp.DDL | exp.DML):
             return "Must be a single scalar expression, not a statement"
     return None
+
+
+_formula_problem = row_expression_problem
+
+
+def referenced_columns(expression: exp.Expression) -> list[str]:
+    """The column names ``expression`` reads (lambda parameters left out)."""
+    return _referenced_columns(expression)
 
 
 def _referenced_columns(expression: exp.Expression) -> list[str]:
