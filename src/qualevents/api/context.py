@@ -96,10 +96,23 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
     wait."""
     context = context_of(request)
     store = context.store
-    validator_is_local = getattr(context.validator, "warehouse", None) is None
-    if store.inline_writes and validator_is_local:
+    runner = getattr(context.validator, "runner", None)
+    if runner is not None:  # validation asks the warehouse: its pool and per-key limit
+        return await on_warehouse(request, function, *args, **kwargs)
+    if store.inline_writes and context.validator is None:
         return await _inline_else_blocking(store, function, *args, **kwargs)
+    # Static validation parses SQL: off the event loop, under the request's deadline.
     return await blocking(function, *args, **kwargs)
+
+
+async def on_warehouse(
+    request: Request, function: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run warehouse work on the validator's runner (``warehouse.executor``), counted
+    against the calling key (``authenticate`` ran first); 429 beyond its limit."""
+    runner = context_of(request).validator.runner
+    key = getattr(request.state, "key", None)
+    return await runner.run(getattr(key, "id", None), function, *args, **kwargs)
 
 
 async def _inline_else_blocking(
