@@ -24,7 +24,8 @@ def open_warehouse_for(settings: Settings) -> Any:
         settings.warehouse_url,
         timeout_s=settings.warehouse_timeout_s,
         row_cap=settings.warehouse_row_cap,
-        pool_size=settings.warehouse_concurrency,
+        # One connection per warehouse thread: the rows lane's and the checks lane's.
+        pool_size=settings.warehouse_concurrency * 2,
         allow_privileged_role=settings.warehouse_allow_privileged_role,
         memory_limit=settings.warehouse_memory_limit,
         temp_directory_limit=settings.warehouse_temp_limit,
@@ -39,8 +40,11 @@ def validator_for(settings: Settings, warehouse: Any) -> Any:
 
     runner = None
     if warehouse is not None:
+        embedded_threads = getattr(warehouse, "threads", None) if warehouse.EMBEDDED else None
         runner = WarehouseRunner(
-            threads=settings.warehouse_concurrency, per_key=settings.warehouse_requests_per_key
+            threads=settings.warehouse_concurrency,
+            per_key=settings.warehouse_requests_per_key,
+            rows_threads=embedded_threads,
         )
     return Validator(warehouse, runner=runner, memo_bytes=settings.validation_memo_bytes)
 

@@ -78,7 +78,7 @@ def test_an_abandoned_request_keeps_its_slot_until_the_work_ends() -> None:
 
     try:
         asyncio.run(scenario())
-        runner._pool().submit(int).result()  # the done callback has run by now
+        runner._lanes["rows"].pool().submit(int).result()  # the done callback has run
         assert runner.in_flight("k") == 0 and runner.in_flight() == 0
     finally:
         gate.set()
@@ -98,5 +98,41 @@ def test_errors_reach_the_caller_and_free_the_slot() -> None:
 
     try:
         asyncio.run(scenario())
+    finally:
+        runner.close()
+
+
+def test_validation_is_not_limited_per_key_and_not_blocked_by_previews() -> None:
+    runner = WarehouseRunner(threads=1, per_key=1)
+    gate = threading.Event()
+
+    async def scenario() -> None:
+        stuck = asyncio.ensure_future(runner.run("k", gate.wait))
+        await asyncio.sleep(0)  # a yield: the preview takes the only rows thread
+        checks = [runner.run("k", lambda i=i: i, lane="checks") for i in range(3)]
+        assert await asyncio.gather(*checks) == [0, 1, 2]
+        assert not stuck.done()
+        gate.set()
+        await stuck
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gate.set()
+        runner.close()
+
+
+def test_warehouse_threads_run_at_a_lower_priority() -> None:
+    import os
+
+    runner = WarehouseRunner(threads=1)
+
+    async def scenario() -> int:
+        return await runner.run(
+            None, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+
+    try:
+        assert asyncio.run(scenario()) >= os.getpriority(os.PRIO_PROCESS, 0) + 1
     finally:
         runner.close()

@@ -222,3 +222,29 @@ def test_statements_run_side_by_side(postgres_roles: PostgresRoles) -> None:
             blocked.join()
             warehouse.close()
     assert errors == []
+
+
+def test_serve_refuses_a_privileged_warehouse_role_at_start(
+    postgres_roles: PostgresRoles, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qualevents.config import Settings
+    from qualevents.runtime import prepare_warehouse
+
+    settings = Settings(warehouse_url=postgres_roles.admin_url, _env_file=None)
+    with pytest.raises(PrivilegedWarehouseRole, match="superuser"):
+        prepare_warehouse(settings)
+    prepare_warehouse(
+        Settings(warehouse_url=postgres_roles.reader_url, _env_file=None)
+    )  # the least-privileged role starts
+    opted_out = Settings(
+        warehouse_url=postgres_roles.admin_url,
+        warehouse_allow_privileged_role=True,
+        _env_file=None,
+    )
+    with caplog.at_level("WARNING", logger="qualevents.runtime"):
+        prepare_warehouse(opted_out)
+    assert any(
+        "QUALEVENTS_WAREHOUSE_ALLOW_PRIVILEGED_ROLE" in record.getMessage()
+        and record.levelname == "WARNING"
+        for record in caplog.records
+    )

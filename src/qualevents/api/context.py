@@ -97,8 +97,8 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
     context = context_of(request)
     store = context.store
     runner = getattr(context.validator, "runner", None)
-    if runner is not None:  # validation asks the warehouse: its pool and per-key limit
-        return await on_warehouse(request, function, *args, **kwargs)
+    if runner is not None:  # validation asks the warehouse: on its threads, not the store's
+        return await on_warehouse(request, function, *args, lane="checks", **kwargs)
     if store.inline_writes and context.validator is None:
         return await _inline_else_blocking(store, function, *args, **kwargs)
     # Static validation parses SQL: off the event loop, under the request's deadline.
@@ -106,13 +106,14 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
 
 
 async def on_warehouse(
-    request: Request, function: Callable[..., T], *args: Any, **kwargs: Any
+    request: Request, function: Callable[..., T], *args: Any, lane: str = "rows", **kwargs: Any
 ) -> T:
-    """Run warehouse work on the validator's runner (``warehouse.executor``), counted
-    against the calling key (``authenticate`` ran first); 429 beyond its limit."""
+    """Run warehouse work on the validator's runner (``warehouse.executor``) in ``lane``:
+    ``rows`` (preview, daily) is counted against the calling key (``authenticate`` ran
+    first), 429 beyond its limit; ``checks`` is validation."""
     runner = context_of(request).validator.runner
     key = getattr(request.state, "key", None)
-    return await runner.run(getattr(key, "id", None), function, *args, **kwargs)
+    return await runner.run(getattr(key, "id", None), function, *args, lane=lane, **kwargs)
 
 
 async def _inline_else_blocking(

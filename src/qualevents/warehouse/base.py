@@ -81,6 +81,8 @@ class Warehouse(ABC):
     EXTRA: ClassVar[str | None] = None  # the pip extra that installs the driver
     SUPPORTS_READ_ONLY_TRANSACTION: ClassVar[bool] = False
     SUPPORTS_STATEMENT_TIMEOUT: ClassVar[bool] = False
+    # Queries run on this machine (DuckDB): the API shares its CPU with them.
+    EMBEDDED: ClassVar[bool] = False
     # The URL query options the adapter accepts, with their types (``warehouse.options``).
     OPTIONS: ClassVar[dict[str, Parser]] = {}
 

@@ -139,6 +139,7 @@ class DuckDBWarehouse(Warehouse):
     EXTRA = None
     SUPPORTS_READ_ONLY_TRANSACTION = False  # the file is opened read-only instead
     SUPPORTS_STATEMENT_TIMEOUT = True  # by interrupting the cursor from a timer
+    EMBEDDED = True
     OPTIONS = {"read_only": BOOL}
 
     def __init__(
