@@ -57,6 +57,7 @@ def test_each_denied_relation_is_a_400_naming_it(dialect: str, entry: denied.Den
         parse_query(f"SELECT * FROM {name} AS r", dialect)
     assert caught.value.status == 400
     assert f"Reading {name}" in caught.value.errors[0].message
+    assert caught.value.errors[0].extra == {"line": 1, "column": 15}
     # The same check runs on every statement an adapter sends.
     with pytest.raises(SQLInvalid):
         ensure_read_only(f"SELECT * FROM {name} AS r", dialect)

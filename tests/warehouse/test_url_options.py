@@ -2,7 +2,7 @@
 ``"false"`` is truthy, and redshift_connector checks ``ssl is True``), numbers as numbers;
 an option an adapter does not declare is refused by name, on every adapter. The adapters
 are built from URLs and their ``connect`` is handed a recorder in place of the driver
-module (no network)."""
+module (no network). Also: the shared message scrub drops ``CONTEXT:`` lines."""
 
 from __future__ import annotations
 
@@ -121,3 +121,13 @@ def test_a_value_of_the_wrong_type_is_refused(url: str, expected: str) -> None:
 def test_duckdb_read_only_is_typed() -> None:
     warehouse = open_warehouse("duckdb:///./wh.duckdb?read_only=0")
     assert warehouse is not None and warehouse.read_only is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["redshift", "snowflake", "trino", "databricks"])
+def test_driver_messages_lose_their_context_lines(name: str) -> None:
+    """Function source (PostgreSQL-style ``CONTEXT:`` lines) never reaches a message, on
+    the drivers still classified by the shared default too."""
+    warehouse = open_warehouse(URLS[name])
+    assert warehouse is not None
+    text = "boom 42\nCONTEXT:  PL/pgSQL function secret_fn() line 3 at RAISE\nmore source"
+    assert warehouse.scrub(text) == "boom 42"

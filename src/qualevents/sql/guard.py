@@ -77,13 +77,13 @@ def _fail(message: str, loc: Loc, extra: dict[str, int] | None = None) -> SQLInv
     return SQLInvalid(message, [ErrorItem(loc, message, extra)])
 
 
-def tokens(sql: str, dialect: str | None) -> list[Token]:
+def tokens(sql: str, dialect: str | None, loc: Loc = ("sql",)) -> list[Token]:
     """``sql``'s tokens in ``dialect``; SQLInvalid when it cannot be read."""
     try:
         return Dialect.get_or_raise(dialect).tokenize(sql)
     except SqlglotError as error:
         message = f"Cannot read the SQL: {error}"
-        raise SQLInvalid("The SQL could not be parsed", [ErrorItem(("sql",), message)]) from None
+        raise SQLInvalid("The SQL could not be parsed", [ErrorItem(loc, message)]) from None
 
 
 def nesting_too_deep(where: str, loc: Loc, extra: dict[str, int] | None = None) -> SQLInvalid:
@@ -151,6 +151,16 @@ def _relation_name(table: exp.Table) -> str:
     return ".".join(part.name.lower() for part in table.parts if part.name)
 
 
+def _where(table: exp.Table) -> dict[str, int] | None:
+    """Line and column where ``table`` is written, from the parser's token metadata."""
+    first = next((part for part in table.parts if part.meta.get("line")), None)
+    if first is None:
+        return None
+    meta = first.meta
+    column = meta.get("col", 0) - (meta.get("end", 0) - meta.get("start", 0))
+    return {"line": meta["line"], "column": max(1, column)}
+
+
 def _match_relation(name: str, entries: tuple[Denied, ...]) -> Denied | None:
     """The entry matching ``name`` or one of its dotted tails (``db.schema.t``: also
     ``schema.t`` and ``t``)."""
@@ -175,28 +185,31 @@ def check_tree(tree: exp.Expression, dialect: str | None, loc: Loc = ("sql",)) -
                     f"The table function {name}() is not allowed: "
                     f"{CLICKHOUSE_TABLE_FUNCTION_REASON}",
                     loc,
+                    _where(node),
                 )
             name = _relation_name(node)
             entry = _match_relation(name, relations) if name else None
             if entry is not None:
-                raise _fail(f"Reading {name} is not allowed: {entry.reason}", loc)
+                raise _fail(f"Reading {name} is not allowed: {entry.reason}", loc, _where(node))
         if clickhouse and node.args.get("settings"):
             raise _fail(f"A SETTINGS clause is not allowed: {CLICKHOUSE_SETTINGS_REASON}", loc)
 
 
 def check_text(
     sql: str, dialect: str | None, loc: Loc = ("sql",), *, formula: bool = False
-) -> None:
+) -> list[Token]:
     """The checks that read the text (nesting, denied calls): run before parsing, so a
-    query too deep for the parser is a 400 with a position."""
-    found = tokens(sql, dialect)
+    query too deep for the parser is a 400 with a position. Returns the tokens, for the
+    parser (``sql.parse`` tokenizes once)."""
+    found = tokens(sql, dialect, loc)
     check_nesting(sql, found, loc, "formula" if formula else "SQL")
     check_calls(sql, found, dialect, loc, formula=formula)
+    return found
 
 
-def check_formula(formula: str, dialect: str | None, loc: Loc) -> None:
+def check_formula(formula: str, dialect: str | None, loc: Loc) -> list[Token]:
     """What a custom field's formula may not do, beyond what the query may not."""
-    check_text(formula, dialect, loc, formula=True)
+    return check_text(formula, dialect, loc, formula=True)
 
 
 __all__ = [

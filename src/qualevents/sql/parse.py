@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from qualevents.errors import ErrorItem, Loc, SQLInvalid
@@ -100,9 +100,9 @@ def parse_error_items(error: SqlglotError, loc: Loc = ("sql",)) -> list[ErrorIte
 
 def parse_statements(sql: str, dialect: str | None, loc: Loc = ("sql",)) -> list[exp.Expression]:
     """The statements of ``sql``, after the guard's text checks (nesting, denied calls)."""
-    guard.check_text(sql, dialect, loc)
+    found = guard.check_text(sql, dialect, loc)
     try:
-        statements = sqlglot.parse(sql, read=dialect)
+        statements = Dialect.get_or_raise(dialect).parser().parse(found, sql)
     except SqlglotError as error:
         raise SQLInvalid("The SQL could not be parsed", parse_error_items(error, loc)) from None
     except RecursionError:  # a shape the nesting count does not see

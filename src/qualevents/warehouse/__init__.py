@@ -5,6 +5,10 @@ Module name = registry key = adapter ``NAME`` = sqlglot dialect name: ``duckdb``
 ``postgres``, ``bigquery``, ``snowflake``, ``databricks``, ``redshift``, ``trino``,
 ``clickhouse``. A warehouse URL's scheme picks the adapter (``postgresql://`` is an alias of
 ``postgres``); ``none`` means no warehouse.
+
+Beside the adapters: ``options`` (typed URL options), ``pool`` (the one connection cache:
+``Pool`` for DB-API drivers, ``Shared`` for one thread-safe client), ``executor`` (the
+``WarehouseRunner`` the API awaits: its own threads, a per-key limit).
 """
 
 from __future__ import annotations

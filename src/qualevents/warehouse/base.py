@@ -1,13 +1,18 @@
 """The warehouse adapter contract: :class:`Warehouse` (NAME, DIALECT, capability flags,
-``describe``, ``sample``, ``query``, ``close``, ``translate_errors``) and the DB-API 2.0
-plumbing most drivers share. Imports ``errors`` and ``sql`` only.
+``OPTIONS``, ``describe``, ``sample``, ``query``, ``configure``, ``check_connection``,
+``close``, ``translate_errors``) and the DB-API 2.0 plumbing most drivers share
+(:class:`DBAPIWarehouse`: a connection pool, per-statement transactions, the role check).
+Imports ``errors``, ``sql`` and ``warehouse.options``, ``warehouse.pool``.
 
 An adapter connects lazily (opening one never touches the network), runs nothing but a
-single read-only query (the guard in ``sql.parse`` runs before every statement, whatever
-the warehouse itself enforces), applies a statement timeout and reads at most ``row_cap``
-rows. Driver exceptions never leave an adapter: ``translate_errors`` turns them into
-WarehouseTimeout, WarehouseUnavailable, SQLInvalid (the warehouse rejected the query) or
-WarehouseError, with credentials, URLs and server paths scrubbed from the message.
+single read-only query (the guard in ``sql.parse`` and ``sql.guard`` runs before every
+statement, whatever the warehouse itself enforces), applies a statement timeout and reads
+at most ``row_cap`` rows. Driver exceptions never leave an adapter: ``translate_errors``
+turns them into WarehouseTimeout, WarehouseUnavailable, SQLInvalid (the warehouse rejected
+the query) or WarehouseError, with credentials, URLs and server paths scrubbed from the
+message. PostgreSQL and DuckDB classify by the driver's exception classes and codes; the
+default ``translate`` (class names, then words of the message) is what the other drivers
+still use until the real-engines work gives each its own.
 """
 
 from __future__ import annotations
@@ -202,10 +207,11 @@ class Warehouse(ABC):
 
     def scrub(self, text: str) -> str:
         """``text`` without secrets, URLs or paths, and without the echo of the query (the
-        ``LINE 1: ...`` part of PostgreSQL and DuckDB messages); hints are kept."""
+        ``LINE 1: ...`` part of PostgreSQL and DuckDB messages) or the ``CONTEXT:`` lines
+        (function source); hints are kept."""
         kept = []
         for line in text.splitlines():
-            if line.lstrip().startswith("LINE "):
+            if line.lstrip().startswith(("LINE ", "CONTEXT:")):
                 break
             kept.append(line)
         kept += [line for line in text.splitlines() if line.lstrip().startswith("HINT")]

@@ -36,8 +36,8 @@ DEFAULT_PER_KEY = 4
 RETRY_AFTER_S = 1
 # Threads parse and render SQL nested up to the guard's limit; give them room.
 THREAD_STACK_BYTES = 16 * 2**20
-# Warehouse threads run at this nice value, so an embedded warehouse busy with a slow query
-# yields the CPU to the event loop that answers reads and writes.
+# Rows threads run this much nicer than the process, so an embedded warehouse busy with a
+# slow query yields the CPU to the event loop that answers reads and writes.
 NICE = 10
 ROWS = "rows"  # preview and daily: limited per key
 CHECKS = "checks"  # validation against the warehouse: zero-row probes
@@ -47,7 +47,9 @@ def _lower_priority() -> None:
     """Run this thread (and the DuckDB threads it starts) at a lower CPU priority than the
     event loop's: on Linux a thread's nice value is its own."""
     with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + NICE))
 
 
 class _Lane:
