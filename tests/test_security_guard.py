@@ -34,6 +34,11 @@ RELATION_CASES = [
     for dialect in denied.RELATIONS
     for entry in denied.denied_relations(dialect)
 ]
+PART_CASES = [
+    pytest.param(dialect, entry, id=f"{dialect}-{entry.pattern}")
+    for dialect in denied.TABLE_PARTS
+    for entry in denied.denied_table_parts(dialect)
+]
 SRF_CASES = [pytest.param(entry, id=entry.pattern) for entry in denied.SET_RETURNING_FUNCTIONS]
 
 
@@ -61,6 +66,24 @@ def test_each_denied_relation_is_a_400_naming_it(dialect: str, entry: denied.Den
     # The same check runs on every statement an adapter sends.
     with pytest.raises(SQLInvalid):
         ensure_read_only(f"SELECT * FROM {name} AS r", dialect)
+
+
+@pytest.mark.parametrize(("dialect", "entry"), PART_CASES)
+def test_each_file_like_table_name_is_refused(dialect: str, entry: denied.Denied) -> None:
+    name = entry.pattern.replace("*", "x")
+    quoted = f"@{name[1:]}" if name.startswith("@") else f'"{name}"'
+    if dialect in ("spark", "clickhouse"):
+        quoted = f"`{name}`"
+    with pytest.raises(SQLInvalid) as caught:
+        parse_query(f"SELECT * FROM {quoted} AS r", dialect)
+    assert entry.reason in caught.value.errors[0].message
+
+
+def test_duckdb_reads_no_file_named_as_a_table() -> None:
+    for sql in ("SELECT * FROM '/etc/passwd'", "SELECT * FROM 'https://host/x.parquet'"):
+        with pytest.raises(SQLInvalid, match="files"):
+            parse_query(sql, "duckdb")
+    parse_query("SELECT * FROM data.csv_exports AS t", "duckdb")  # a schema and a table
 
 
 @pytest.mark.parametrize("entry", SRF_CASES)

@@ -339,6 +339,30 @@ RELATIONS: dict[str, tuple[Denied, ...]] = {
     "trino": TRINO_RELATIONS,
     "redshift": REDSHIFT_RELATIONS,
 }
+# One part of a table name that is a file, a URL or a stage rather than a table (DuckDB's
+# ``FROM '/etc/passwd'``, Snowflake's ``FROM @stage``), matched part by part.
+STAGE = "it reads files from a stage"
+PATH_PARTS = _entries(
+    FILES,
+    "*/*",
+    "*://*",
+    "*.csv",
+    "*.csv.gz",
+    "*.tsv",
+    "*.txt",
+    "*.parquet",
+    "*.json",
+    "*.jsonl",
+    "*.ndjson",
+    "*.xlsx",
+    "*.arrow",
+)
+TABLE_PARTS: dict[str, tuple[Denied, ...]] = {
+    "duckdb": PATH_PARTS,
+    "spark": _entries(FILES, "*/*", "*://*"),
+    "snowflake": _entries(STAGE, "@*"),
+    "clickhouse": _entries(FILES, "*/*", "*://*"),
+}
 EXTENDS = {"redshift": "postgres", "databricks": "spark"}
 
 
@@ -357,3 +381,7 @@ def denied_functions(dialect: str | None) -> tuple[Denied, ...]:
 
 def denied_relations(dialect: str | None) -> tuple[Denied, ...]:
     return tuple(entry for name in _lineage(dialect) for entry in RELATIONS.get(name, ()))
+
+
+def denied_table_parts(dialect: str | None) -> tuple[Denied, ...]:
+    return tuple(entry for name in _lineage(dialect) for entry in TABLE_PARTS.get(name, ()))

@@ -43,6 +43,7 @@ from qualevents.sql.denied import (
     Denied,
     denied_functions,
     denied_relations,
+    denied_table_parts,
 )
 
 MAX_NESTING = 64
@@ -176,6 +177,7 @@ def check_tree(tree: exp.Expression, dialect: str | None, loc: Loc = ("sql",)) -
     """SQLInvalid for a denied relation, and on ClickHouse for a table function or a
     ``SETTINGS`` clause anywhere in ``tree``."""
     relations = denied_relations(dialect)
+    parts = denied_table_parts(dialect)
     clickhouse = (dialect or "").lower() == "clickhouse"
     for node in tree.walk():
         if isinstance(node, exp.Table):
@@ -187,6 +189,12 @@ def check_tree(tree: exp.Expression, dialect: str | None, loc: Loc = ("sql",)) -
                     loc,
                     _where(node),
                 )
+            for part in node.parts:
+                entry = _match(part.name.lower(), parts) if part.name else None
+                if entry is not None:
+                    raise _fail(
+                        f"Reading {part.name!r} is not allowed: {entry.reason}", loc, _where(node)
+                    )
             name = _relation_name(node)
             entry = _match_relation(name, relations) if name else None
             if entry is not None:
