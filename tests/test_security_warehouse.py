@@ -293,3 +293,15 @@ def test_read_only_keys_see_rows_by_default(pg_served: Served) -> None:
     with pg_served.client(pg_served.read_only) as http:
         response = http.get(f"{BASE}/open/-/preview")
     assert response.status_code == 200 and len(response.json()["data"]) == 2
+
+
+def test_a_restore_validates_on_the_warehouse(duckdb_served: Served) -> None:
+    with duckdb_served.client() as http:
+        assert http.post(BASE, json=event("restored", "SELECT * FROM events")).status_code == 201
+        changed = http.post(
+            f"{BASE}/restored", json=event("restored", "SELECT user_id, ts FROM events")
+        )
+        assert changed.status_code == 200, changed.text
+        response = http.post(f"{BASE}/restored/-/revisions/1/restore")
+        assert response.status_code in (200, 201), response.text
+        assert http.get(f"{BASE}/restored").json()["data"]["sql"] == "SELECT * FROM events"

@@ -105,6 +105,15 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
     return await blocking(function, *args, **kwargs)
 
 
+async def validating(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a use case that validates but is not one of ``writing``'s (restore, approving a
+    change request): on the warehouse's validation threads when it asks the warehouse,
+    else in the pool."""
+    if getattr(context_of(request).validator, "runner", None) is not None:
+        return await on_warehouse(request, function, *args, lane="checks", **kwargs)
+    return await blocking(function, *args, **kwargs)
+
+
 async def on_warehouse(
     request: Request, function: Callable[..., T], *args: Any, lane: str = "rows", **kwargs: Any
 ) -> T:
