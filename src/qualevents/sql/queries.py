@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from qualevents.errors import ErrorItem, SQLInvalid
 from qualevents.models import QualifyingEvent, SourceType
@@ -130,9 +131,10 @@ def in_days(
 def formula_expression(formula: str, dialect: str | None, loc: tuple = ()) -> exp.Expression:
     """A custom field's formula as one expression; SQLInvalid when it is not one, or when
     the guard refuses it (denied or set-returning functions, nesting)."""
-    guard.check_formula(formula, dialect, loc)
+    found = guard.check_formula(formula, dialect, loc)
     try:
-        parsed = [e for e in sqlglot.parse(formula, read=dialect) if e is not None]
+        statements = Dialect.get_or_raise(dialect).parser().parse(found, formula)
+        parsed = [e for e in statements if e is not None]
     except sqlglot.errors.SqlglotError as error:
         raise SQLInvalid("The formula could not be parsed", parse_error_items(error, loc)) from None
     except RecursionError:  # a shape the nesting count does not see
