@@ -248,3 +248,9 @@ def test_serve_refuses_a_privileged_warehouse_role_at_start(
         and record.levelname == "WARNING"
         for record in caplog.records
     )
+
+
+def test_a_value_the_driver_cannot_convert_is_a_400(reader: PostgresWarehouse) -> None:
+    with pytest.raises(SQLInvalid, match="date too large"):
+        reader.query("SELECT 'infinity'::date AS d")
+    assert reader.query("SELECT 1 AS one") == [{"one": 1}]  # the connection still serves

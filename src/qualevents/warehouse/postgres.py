@@ -194,7 +194,11 @@ class PostgresWarehouse(DBAPIWarehouse):
         if isinstance(error, pg_errors.QueryCanceled) or sqlstate == "57014":
             return self.timeout_error()
         message = self.server_message(error)
-        if sqlstate[:2] in _REJECTED_CLASSES:
+        if sqlstate[:2] in _REJECTED_CLASSES or (
+            not sqlstate and isinstance(error, psycopg.DataError)
+        ):
+            # (a DataError without SQLSTATE: a value the driver cannot convert, e.g. a
+            # date beyond Python's range)
             return self.rejected_error(message)
         if (
             sqlstate[:2] in _UNAVAILABLE_CLASSES
