@@ -30,6 +30,7 @@ from qualevents.keys import KeyService, mask_secret
 from qualevents.store.sql import SQLStore
 from tests.bridge import in_process_client
 from tests.test_faults import Server, workdir  # noqa: F401 - workdir is a fixture
+from tests.warehouse.conftest import reader_role
 
 BASE = "/console/v1/experiments/qualifying_events"
 EVENT = {
@@ -211,7 +212,8 @@ def warehouse_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[W
             return conn.execute(f"SELECT v FROM {table} ORDER BY v").fetchall()
 
     try:
-        yield WarehouseCase("postgresql", plain, table, pg_rows)
+        with reader_role(plain) as reader_url:
+            yield WarehouseCase("postgresql", reader_url, table, pg_rows)
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")

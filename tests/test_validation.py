@@ -360,12 +360,24 @@ def test_a_warehouse_report_is_never_kept(validator: Validator) -> None:
     assert validator.validate(SEED_EXAMPLE) is not validator.validate(SEED_EXAMPLE)
 
 
-def test_the_kept_reports_are_bounded() -> None:
-    from qualevents import validation
-
-    validator = Validator(None)
-    for i in range(validation.MEMO_ENTRIES + 10):
-        validator.validate(
-            SEED_EXAMPLE.model_copy(update={"sql": f"SELECT user_id, ts, {i} FROM t"})
-        )
-    assert len(validator._memo) == validation.MEMO_ENTRIES
+def test_the_kept_reports_are_bounded_in_bytes() -> None:
+    """The memo holds at most ``memo_bytes`` of keys and reports, however large each
+    definition is: big SQL evicts more entries than small SQL."""
+    budget = 200_000
+    validator = Validator(None, memo_bytes=budget)
+    padding = " ".join(f"c{i}" for i in range(2_000))  # a long SELECT list: ~14 KB of SQL
+    for i in range(60):
+        sql = f"SELECT user_id, ts, {i} AS n, '{padding}' AS pad FROM t"
+        report = validator.validate(SEED_EXAMPLE.model_copy(update={"sql": sql}))
+        assert report.valid
+    assert 0 < validator.memo_weight <= budget
+    kept = len(validator._memo)
+    assert 3 <= kept < 60
+    # The newest are the ones kept, and they are handed out again.
+    sql = f"SELECT user_id, ts, 59 AS n, '{padding}' AS pad FROM t"
+    newest = SEED_EXAMPLE.model_copy(update={"sql": sql})
+    assert validator.validate(newest) is validator.validate(newest)
+    # A report larger than the whole budget is computed but not kept.
+    tiny = Validator(None, memo_bytes=100)
+    tiny.validate(SEED_EXAMPLE)
+    assert tiny.memo_weight == 0 and not tiny._memo

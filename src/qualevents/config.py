@@ -35,6 +35,33 @@ class Settings(BaseSettings):
     )
     warehouse_timeout_s: float = Field(30.0, gt=0, description="Statement timeout, seconds")
     warehouse_row_cap: int = Field(10_000, gt=0, description="Most rows read from one query")
+    warehouse_allow_privileged_role: bool = Field(
+        False,
+        description="Let the warehouse role be a superuser or read server files (PostgreSQL "
+        "refuses such a role at start otherwise); logged as a warning",
+    )
+    warehouse_memory_limit: str | None = Field(
+        None, description="DuckDB memory_limit, e.g. '4GB' (default: a quarter of RAM)"
+    )
+    warehouse_temp_limit: str | None = Field(
+        None,
+        description="DuckDB max_temp_directory_size (default: twice the memory limit)",
+    )
+    warehouse_threads: int | None = Field(
+        None, gt=0, description="DuckDB threads (default: one fewer than the cores)"
+    )
+    warehouse_concurrency: int = Field(
+        8, gt=0, description="Warehouse threads (and DB-API connections) per process"
+    )
+    warehouse_requests_per_key: int = Field(
+        4, gt=0, description="Concurrent warehouse requests one key may have; beyond: 429"
+    )
+    refuse_rows_to_read_only_keys: bool = Field(
+        False, description="Answer 403 to preview and daily from read-only keys"
+    )
+    validation_memo_bytes: int = Field(
+        64 * 2**20, ge=0, description="Bytes of static validation reports kept for reuse"
+    )
     demo: bool = Field(False, description="Load the demo data set into the embedded DuckDB")
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
     request_timeout_s: float = Field(60.0, gt=0, description="Longest a request may run")

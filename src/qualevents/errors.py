@@ -21,11 +21,13 @@ store, the warehouse adapters and ``sql/``; nothing above them sees one.
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
     ├── RateLimited (429)                   carries retry_after seconds
+    │   └── WarehouseBusy (429)             too many warehouse requests (per key, or all)
     ├── WarehouseError (502)                the warehouse failed to answer a valid query
     │   ├── WarehouseUnavailable (502)      cannot connect / driver missing at run time
     │   └── WarehouseTimeout (504)          statement timeout hit
     ├── StoreUnavailable (503)              the definitions database cannot be reached
     └── ConfigurationError (500)            bad settings; raised at start, before serving
+        └── PrivilegedWarehouseRole (500)   the warehouse role can do more than read
 """
 
 from __future__ import annotations
@@ -162,6 +164,14 @@ class RateLimited(QualeventsError):
         self.retry_after = retry_after
 
 
+class WarehouseBusy(RateLimited):
+    """Too many warehouse requests at once, from this key or from all; retry shortly."""
+
+    def __init__(self, retry_after: int, message: str) -> None:
+        super().__init__(retry_after, message)
+        self.errors = [ErrorItem((), message)]
+
+
 class WarehouseError(QualeventsError):
     status = 502
     default_message = "The warehouse could not run the query"
@@ -184,6 +194,10 @@ class StoreUnavailable(QualeventsError):
 class ConfigurationError(QualeventsError):
     status = 500
     default_message = "Invalid configuration"
+
+
+class PrivilegedWarehouseRole(ConfigurationError):
+    """The warehouse role can read server files, run programs or create objects."""
 
 
 def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:

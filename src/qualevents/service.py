@@ -11,18 +11,20 @@ from typing import Any, Protocol
 
 from qualevents.errors import (
     ErrorItem,
+    Forbidden,
     InvalidRequest,
     NotFound,
     PreconditionFailed,
     ValidationFailed,
     name_in_use,
 )
-from qualevents.models import Owner as EventOwner
 from qualevents.models import (
+    ApiKey,
     OwnerType,
     QualifyingEvent,
     StoredQualifyingEvent,
 )
+from qualevents.models import Owner as EventOwner
 from qualevents.store.base import Actor, Page, Revision, Store
 
 MAX_PAGE_SIZE = 1000
@@ -230,6 +232,18 @@ class QualifyingEventService:
             key_id=key_id,
             newest_first=newest_first,
         )
+
+
+def ensure_may_read_rows(key: ApiKey, *, refuse_read_only: bool) -> None:
+    """The one check before a key sees rows of the warehouse (preview, daily counts):
+    Forbidden (403) for a read-only key when the operator refuses them rows
+    (``QUALEVENTS_REFUSE_ROWS_TO_READ_ONLY_KEYS``, for sources holding personal data)."""
+    if refuse_read_only and not key.can_write:
+        message = (
+            "This server shows warehouse rows (preview, daily counts) only to full-access "
+            "keys; this key is read-only"
+        )
+        raise Forbidden(message, [ErrorItem(("STATSIG-API-KEY",), message)])
 
 
 def merge_changes(event: QualifyingEvent, changes: dict[str, Any]) -> QualifyingEvent:

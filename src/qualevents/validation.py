@@ -38,6 +38,7 @@ from qualevents.sql.macros import DateRange
 from qualevents.sql.queries import daily_query, effective_query, preview_query, unit_alias
 from qualevents.sql.schema import Column, infer_schema, normalize_type
 from qualevents.warehouse.base import Warehouse
+from qualevents.warehouse.executor import WarehouseRunner
 
 Mode = Literal["warehouse", "static", "declared"]
 DEFAULT_DIALECT = "duckdb"
@@ -111,18 +112,43 @@ SQL_FIELDS = (
     "all_columns",
     "column_types",
 )
-# Reports kept by a validator that asks no warehouse (see Validator.validate).
-MEMO_ENTRIES = 1024
+# Bytes of reports kept by a validator that asks no warehouse (see Validator.validate).
+MEMO_BYTES = 64 * 2**20
+
+
+def _weight(key: tuple[Any, ...], report: ValidationReport) -> int:
+    """About the bytes a memo entry holds: its key (the SQL fields) and the report."""
+    return len(key[1]) + len(to_json(report.to_dict())) + 2 * len(report.compiled_sql) + 512
 
 
 class Validator:
-    """Checks definitions against ``warehouse`` (None: statically) in its dialect."""
+    """Checks definitions against ``warehouse`` (None: statically) in its dialect.
 
-    def __init__(self, warehouse: Warehouse | None, dialect: str | None = None) -> None:
+    ``runner`` (a ``warehouse.executor.WarehouseRunner``) is where the API runs this
+    validator's warehouse calls; one is made when a warehouse is given and none is."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse | None,
+        dialect: str | None = None,
+        *,
+        runner: WarehouseRunner | None = None,
+        memo_bytes: int = MEMO_BYTES,
+    ) -> None:
         self.warehouse = warehouse
         self.dialect = dialect or (warehouse.DIALECT if warehouse else DEFAULT_DIALECT)
-        self._memo: OrderedDict[tuple[Any, ...], ValidationReport] = OrderedDict()
+        if runner is None and warehouse is not None:
+            runner = WarehouseRunner()
+        self.runner = runner
+        self.memo_bytes = memo_bytes
+        self._memo: OrderedDict[tuple[Any, ...], tuple[ValidationReport, int]] = OrderedDict()
+        self._memo_weight = 0
         self._memo_lock = threading.Lock()
+
+    @property
+    def memo_weight(self) -> int:
+        """Bytes the memo holds now (at most ``memo_bytes``)."""
+        return self._memo_weight
 
     # -- validate -----------------------------------------------------------------------
 
@@ -131,24 +157,33 @@ class Validator:
         definition (the report lists the problems).
 
         Without a warehouse to ask (none configured, or the schema is declared) the report
-        is a pure function of the SQL fields, the dialect and the day, so the last
-        ``MEMO_ENTRIES`` reports are kept and handed out again (they are not to be
-        mutated): a dry run followed by the same create, or a re-applied definition, parses
-        its SQL once. Reports from a warehouse are never kept: its tables change."""
+        is a pure function of the SQL fields, the dialect and the day, so the latest
+        reports, up to ``memo_bytes`` of them (keys and reports together), are kept and
+        handed out again (they are not to be mutated): a dry run followed by the same
+        create, or a re-applied definition, parses its SQL once. Reports from a warehouse
+        are never kept: its tables change."""
         today = today or date.today()
         if self.warehouse is not None and event.declared_schema is None:
             return self._validate(event, today)
         key = (today, to_json([getattr(event, name) for name in SQL_FIELDS]))
         with self._memo_lock:
-            report = self._memo.get(key)
-            if report is not None:
+            found = self._memo.get(key)
+            if found is not None:
                 self._memo.move_to_end(key)
-                return report
+                return found[0]
         report = self._validate(event, today)
+        weight = _weight(key, report)
+        if weight > self.memo_bytes:
+            return report
         with self._memo_lock:
-            self._memo[key] = report
-            if len(self._memo) > MEMO_ENTRIES:
-                self._memo.popitem(last=False)
+            previous = self._memo.pop(key, None)
+            if previous is not None:
+                self._memo_weight -= previous[1]
+            self._memo[key] = (report, weight)
+            self._memo_weight += weight
+            while self._memo_weight > self.memo_bytes:
+                _, (_, dropped) = self._memo.popitem(last=False)
+                self._memo_weight -= dropped
         return report
 
     def _validate(self, event: QualifyingEvent, today: date) -> ValidationReport:

@@ -1,6 +1,8 @@
 """Real warehouses for the adapter tests: DuckDB in memory and in a file (always) and
 PostgreSQL (whenever QUALEVENTS_TEST_POSTGRES_URL is set), each holding the same small
-conformance table. PostgreSQL tests use a schema created for this session and dropped after.
+conformance table. PostgreSQL tests use a schema created for this session and dropped after,
+and connect as a least-privileged role made for the session (the adapter refuses the
+superuser the suite administers with).
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -40,21 +45,85 @@ def _admin_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def _as_role(url: str, role: str) -> str:
+    """``url`` with ``role`` as the user (the test server trusts local connections)."""
+    parts = urlsplit(url)
+    netloc = f"{role}@{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextmanager
+def reader_role(admin_url: str, schema: str = "public") -> Iterator[str]:
+    """A URL connecting as a new least-privileged role of the database ``admin_url`` names:
+    CONNECT on it, USAGE on ``schema`` and SELECT on its tables (what docs/warehouses.md
+    tells operators to grant); the role is dropped afterwards."""
+    role = f"qualevents_reader_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+        conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+    try:
+        yield _as_role(admin_url, role)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                [role],
+            )
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@dataclass(frozen=True)
+class PostgresRoles:
+    """The session's PostgreSQL warehouse: a schema with the conformance table, and URLs
+    connecting as a least-privileged reader (CONNECT, USAGE, SELECT only), as a role
+    holding ``pg_read_server_files``, and as the superuser the tests administer with."""
+
+    schema: str
+    reader_url: str
+    file_reader_url: str
+    admin_url: str
+    database: str
+
+
 @pytest.fixture(scope="session")
-def postgres_schema() -> Iterator[tuple[str, str]]:
-    """(url, schema) of a schema holding the conformance table, for this session."""
+def postgres_roles() -> Iterator[PostgresRoles]:
     if not POSTGRES_URL:
         pytest.skip("QUALEVENTS_TEST_POSTGRES_URL is not set")
     url = _admin_url(POSTGRES_URL)
-    schema = f"qualevents_wh_{uuid.uuid4().hex[:10]}"
+    suffix = uuid.uuid4().hex[:10]
+    schema, reader, file_reader = (
+        f"qualevents_wh_{suffix}",
+        f"qualevents_reader_{suffix}",
+        f"qualevents_files_{suffix}",
+    )
     with psycopg.connect(url, autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()[0]
         conn.execute(f'CREATE SCHEMA "{schema}"')
         table = f"{schema}.events"
         conn.execute(CREATE_SQL.format(table=table))
         conn.execute(ROWS_SQL.format(table=table))
-    yield url, schema
+        for role in (reader, file_reader):
+            conn.execute(f'CREATE ROLE "{role}" LOGIN')
+            conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+            conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+            conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+        conn.execute(f'GRANT pg_read_server_files TO "{file_reader}"')
+    yield PostgresRoles(schema, _as_role(url, reader), _as_role(url, file_reader), url, database)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for role in (reader, file_reader):
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres_roles: PostgresRoles) -> tuple[str, str]:
+    """(url, schema): the least-privileged reader's URL and the conformance schema."""
+    return postgres_roles.reader_url, postgres_roles.schema
 
 
 def fill_duckdb(warehouse: DuckDBWarehouse, schema: str = "conformance") -> None:

@@ -96,10 +96,33 @@ async def writing(request: Request, function: Callable[..., T], *args: Any, **kw
     wait."""
     context = context_of(request)
     store = context.store
-    validator_is_local = getattr(context.validator, "warehouse", None) is None
-    if store.inline_writes and validator_is_local:
+    runner = getattr(context.validator, "runner", None)
+    if runner is not None:  # validation asks the warehouse: on its threads, not the store's
+        return await on_warehouse(request, function, *args, lane="checks", **kwargs)
+    if store.inline_writes and context.validator is None:
         return await _inline_else_blocking(store, function, *args, **kwargs)
+    # Static validation parses SQL: off the event loop, under the request's deadline.
     return await blocking(function, *args, **kwargs)
+
+
+async def validating(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a use case that validates but is not one of ``writing``'s (restore, approving a
+    change request): on the warehouse's validation threads when it asks the warehouse,
+    else in the pool."""
+    if getattr(context_of(request).validator, "runner", None) is not None:
+        return await on_warehouse(request, function, *args, lane="checks", **kwargs)
+    return await blocking(function, *args, **kwargs)
+
+
+async def on_warehouse(
+    request: Request, function: Callable[..., T], *args: Any, lane: str = "rows", **kwargs: Any
+) -> T:
+    """Run warehouse work on the validator's runner (``warehouse.executor``) in ``lane``:
+    ``rows`` (preview, daily) is counted against the calling key (``authenticate`` ran
+    first), 429 beyond its limit; ``checks`` is validation."""
+    runner = context_of(request).validator.runner
+    key = getattr(request.state, "key", None)
+    return await runner.run(getattr(key, "id", None), function, *args, lane=lane, **kwargs)
 
 
 async def _inline_else_blocking(

@@ -4,6 +4,8 @@
 - ``macros``: Statsig's ``{statsig_start_date}`` family, substituted before parsing
 - ``references``: BigQuery-style ``project-x.dataset.table`` made valid in every dialect
 - ``parse``: parsing in the warehouse's dialect and the read-only guard
+- ``guard``: denied functions and relations, ClickHouse table functions and ``SETTINGS``,
+  set-returning functions in formulas, the nesting limit (the data in ``denied``)
 - ``schema``: :class:`Column`, the type vocabulary and static schema inference
 - ``queries``: the effective query, schema probe, preview and daily aggregate
 - ``checks``: a definition's columns and formulas against an output schema

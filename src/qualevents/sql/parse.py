@@ -1,5 +1,6 @@
 """From SQL text to one read-only query: macros, reference leniency, parsing in the
-warehouse's dialect and the read-only guard. Imports ``sqlglot``, ``errors`` and
+warehouse's dialect and the read-only guard (statement types here; functions, relations
+and nesting in ``sql.guard``). Imports ``sqlglot``, ``errors`` and ``sql.guard``,
 ``sql.macros``, ``sql.references``.
 
 Every problem is an :class:`~qualevents.errors.SQLInvalid` whose items sit at ``loc``
@@ -12,11 +13,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from qualevents.errors import ErrorItem, Loc, SQLInvalid
+from qualevents.sql import guard
 from qualevents.sql.macros import DateRange, substitute_macros
 from qualevents.sql.references import normalize_references
 
@@ -97,10 +99,14 @@ def parse_error_items(error: SqlglotError, loc: Loc = ("sql",)) -> list[ErrorIte
 
 
 def parse_statements(sql: str, dialect: str | None, loc: Loc = ("sql",)) -> list[exp.Expression]:
+    """The statements of ``sql``, after the guard's text checks (nesting, denied calls)."""
+    found = guard.check_text(sql, dialect, loc)
     try:
-        statements = sqlglot.parse(sql, read=dialect)
+        statements = Dialect.get_or_raise(dialect).parser().parse(found, sql)
     except SqlglotError as error:
         raise SQLInvalid("The SQL could not be parsed", parse_error_items(error, loc)) from None
+    except RecursionError:  # a shape the nesting count does not see
+        raise guard.nesting_too_deep("SQL", loc) from None
     return [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
 
 
@@ -140,12 +146,14 @@ def parse_query(
 ) -> exp.Query:
     """The read-only query ``sql`` stands for (macros substituted for ``window``)."""
     text = prepare_text(sql, dialect, window) if window is not None else sql
-    return read_only_query(parse_statements(text, dialect, loc), loc)
+    query = read_only_query(parse_statements(text, dialect, loc), loc)
+    guard.check_tree(query, dialect, loc)
+    return query
 
 
 @lru_cache(maxsize=1024)
 def _checked(sql: str, dialect: str | None) -> None:
-    read_only_query(parse_statements(sql, dialect))
+    guard.check_tree(read_only_query(parse_statements(sql, dialect)), dialect)
 
 
 def ensure_read_only(sql: str, dialect: str | None) -> None:

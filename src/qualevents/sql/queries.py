@@ -1,7 +1,7 @@
 """The queries qualevents runs for a qualifying event, built as sqlglot expressions and
 rendered in the warehouse's dialect: the effective query, the zero-row schema probe, the
 preview and the daily aggregate. Imports ``sqlglot``, ``models``, ``errors`` and
-``sql.macros``, ``sql.parse``, ``sql.references``, ``sql.schema``.
+``sql.guard``, ``sql.macros``, ``sql.parse``, ``sql.references``, ``sql.schema``.
 
 Every builder wraps the effective query as a derived table ``s``, so ORDER BY, LIMIT or
 CTEs inside it keep their meaning.
@@ -14,9 +14,11 @@ from datetime import date, datetime, timedelta
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from qualevents.errors import ErrorItem, SQLInvalid
 from qualevents.models import QualifyingEvent, SourceType
+from qualevents.sql import guard
 from qualevents.sql.macros import DateRange
 from qualevents.sql.parse import parse_error_items, parse_query
 from qualevents.sql.references import table_reference
@@ -127,11 +129,16 @@ def in_days(
 
 
 def formula_expression(formula: str, dialect: str | None, loc: tuple = ()) -> exp.Expression:
-    """A custom field's formula as one expression; SQLInvalid when it is not one."""
+    """A custom field's formula as one expression; SQLInvalid when it is not one, or when
+    the guard refuses it (denied or set-returning functions, nesting)."""
+    found = guard.check_formula(formula, dialect, loc)
     try:
-        parsed = [e for e in sqlglot.parse(formula, read=dialect) if e is not None]
+        statements = Dialect.get_or_raise(dialect).parser().parse(found, formula)
+        parsed = [e for e in statements if e is not None]
     except sqlglot.errors.SqlglotError as error:
         raise SQLInvalid("The formula could not be parsed", parse_error_items(error, loc)) from None
+    except RecursionError:  # a shape the nesting count does not see
+        raise guard.nesting_too_deep("formula", loc) from None
     if len(parsed) != 1:
         message = f"Must be one expression; found {len(parsed)} statements"
         raise SQLInvalid(message, [ErrorItem(loc, message)])

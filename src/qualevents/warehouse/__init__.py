@@ -5,11 +5,16 @@ Module name = registry key = adapter ``NAME`` = sqlglot dialect name: ``duckdb``
 ``postgres``, ``bigquery``, ``snowflake``, ``databricks``, ``redshift``, ``trino``,
 ``clickhouse``. A warehouse URL's scheme picks the adapter (``postgresql://`` is an alias of
 ``postgres``); ``none`` means no warehouse.
+
+Beside the adapters: ``options`` (typed URL options), ``pool`` (the one connection cache:
+``Pool`` for DB-API drivers, ``Shared`` for one thread-safe client), ``executor`` (the
+``WarehouseRunner`` the API awaits: its own threads, a per-key limit).
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from qualevents.errors import ConfigurationError, ErrorItem, did_you_mean
 from qualevents.warehouse.base import Warehouse
@@ -53,9 +58,13 @@ def get_or_raise(name: str) -> type[Warehouse]:
     return found
 
 
-def open_warehouse(url: str, *, timeout_s: float = 30.0, row_cap: int = 10_000) -> Warehouse | None:
+def open_warehouse(
+    url: str, *, timeout_s: float = 30.0, row_cap: int = 10_000, **tuning: Any
+) -> Warehouse | None:
     """The adapter for ``url`` (``duckdb:///path``, ``postgresql://...``, ``snowflake://...``)
-    or None for ``none``. Nothing is connected until the first query."""
+    or None for ``none``. Nothing is connected until the first query. ``tuning`` goes to
+    ``Warehouse.configure`` (``pool_size``, ``allow_privileged_role``, DuckDB's
+    ``memory_limit``, ``temp_directory_limit``, ``threads``)."""
     text = (url or "").strip()
     if text.lower() in NO_WAREHOUSE:
         return None
@@ -65,7 +74,9 @@ def open_warehouse(url: str, *, timeout_s: float = 30.0, row_cap: int = 10_000) 
     scheme = text.split("://", 1)[0]
     adapter = get_or_raise(scheme)
     try:
-        return adapter.from_url(text, timeout_s=timeout_s, row_cap=row_cap)
+        warehouse = adapter.from_url(text, timeout_s=timeout_s, row_cap=row_cap)
+        warehouse.configure(**tuning)
+        return warehouse
     except ConfigurationError:
         raise
     except (ValueError, KeyError) as error:

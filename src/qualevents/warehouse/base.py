@@ -1,25 +1,28 @@
 """The warehouse adapter contract: :class:`Warehouse` (NAME, DIALECT, capability flags,
-``describe``, ``sample``, ``query``, ``close``, ``translate_errors``) and the DB-API 2.0
-plumbing most drivers share. Imports ``errors`` and ``sql`` only.
+``OPTIONS``, ``describe``, ``sample``, ``query``, ``configure``, ``check_connection``,
+``close``, ``translate_errors``) and the DB-API 2.0 plumbing most drivers share
+(:class:`DBAPIWarehouse`: a connection pool, per-statement transactions, the role check).
+Imports ``errors``, ``sql`` and ``warehouse.options``, ``warehouse.pool``.
 
 An adapter connects lazily (opening one never touches the network), runs nothing but a
-single read-only query (the guard in ``sql.parse`` runs before every statement, whatever
-the warehouse itself enforces), applies a statement timeout and reads at most ``row_cap``
-rows. Driver exceptions never leave an adapter: ``translate_errors`` turns them into
-WarehouseTimeout, WarehouseUnavailable, SQLInvalid (the warehouse rejected the query) or
-WarehouseError, with credentials, URLs and server paths scrubbed from the message.
+single read-only query (the guard in ``sql.parse`` and ``sql.guard`` runs before every
+statement, whatever the warehouse itself enforces), applies a statement timeout and reads
+at most ``row_cap`` rows. Driver exceptions never leave an adapter: ``translate_errors``
+turns them into WarehouseTimeout, WarehouseUnavailable, SQLInvalid (the warehouse rejected
+the query) or WarehouseError, with credentials, URLs and server paths scrubbed from the
+message. PostgreSQL and DuckDB classify by the driver's exception classes and codes; the
+default ``translate`` (class names, then words of the message) is what the other drivers
+still use until the real-engines work gives each its own.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from sqlglot import exp
 
@@ -35,11 +38,16 @@ from qualevents.errors import (
 from qualevents.sql.parse import ensure_read_only, parse_query
 from qualevents.sql.queries import schema_probe
 from qualevents.sql.schema import Column, normalize_type
+from qualevents.warehouse.options import Parser, url_parts
+from qualevents.warehouse.pool import Pool
+
+__all__ = ["DBAPIWarehouse", "Row", "Warehouse", "import_driver", "missing_driver", "url_parts"]
 
 Row = dict[str, Any]
 _URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 _PATH_RE = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
 MAX_MESSAGE = 500
+DEFAULT_POOL_SIZE = 8
 _TIMEOUT_KINDS = ("timeout", "deadline", "cancel", "interrupt")
 _UNAVAILABLE_KINDS = (
     "operational",
@@ -69,12 +77,6 @@ def import_driver(module: str, extra: str, package: str) -> Any:
         raise missing_driver(extra, package) from None
 
 
-def url_parts(url: str) -> tuple[SplitResult, dict[str, str]]:
-    """The parts of a warehouse URL and its query options (last value wins)."""
-    parts = urlsplit(url)
-    return parts, {key: values[-1] for key, values in parse_qs(parts.query).items()}
-
-
 class Warehouse(ABC):
     """One warehouse connection. Subclasses set the class attributes and implement
     ``_describe`` and ``_fetch``; ``translate_errors`` maps their driver's exceptions."""
@@ -84,12 +86,28 @@ class Warehouse(ABC):
     EXTRA: ClassVar[str | None] = None  # the pip extra that installs the driver
     SUPPORTS_READ_ONLY_TRANSACTION: ClassVar[bool] = False
     SUPPORTS_STATEMENT_TIMEOUT: ClassVar[bool] = False
+    # Queries run on this machine (DuckDB): the API shares its CPU with them.
+    EMBEDDED: ClassVar[bool] = False
+    # The URL query options the adapter accepts, with their types (``warehouse.options``).
+    OPTIONS: ClassVar[dict[str, Parser]] = {}
 
     def __init__(self, *, timeout_s: float = 30.0, row_cap: int = 10_000) -> None:
         self.timeout_s = timeout_s
         self.row_cap = row_cap
+        self.pool_size = DEFAULT_POOL_SIZE
+        self.allow_privileged_role = False
         self._secrets: list[str] = []
-        self._lock = threading.RLock()
+
+    def configure(self, **tuning: Any) -> None:
+        """Apply the operator's settings before the first connection: ``pool_size``,
+        ``allow_privileged_role`` and adapter-specific ones (DuckDB's resource limits);
+        None leaves a default."""
+        for name, value in tuning.items():
+            if value is not None and hasattr(self, name):
+                setattr(self, name, value)
+
+    def check_connection(self) -> None:  # noqa: B027 - adapters that check nothing at start
+        """Connect now and check what connecting checks (the role); used at start."""
 
     @classmethod
     @abstractmethod
@@ -189,10 +207,11 @@ class Warehouse(ABC):
 
     def scrub(self, text: str) -> str:
         """``text`` without secrets, URLs or paths, and without the echo of the query (the
-        ``LINE 1: ...`` part of PostgreSQL and DuckDB messages); hints are kept."""
+        ``LINE 1: ...`` part of PostgreSQL and DuckDB messages) or the ``CONTEXT:`` lines
+        (function source); hints are kept."""
         kept = []
         for line in text.splitlines():
-            if line.lstrip().startswith("LINE "):
+            if line.lstrip().startswith(("LINE ", "CONTEXT:")):
                 break
             kept.append(line)
         kept += [line for line in text.splitlines() if line.lstrip().startswith("HINT")]
@@ -209,9 +228,12 @@ class Warehouse(ABC):
 
 
 class DBAPIWarehouse(Warehouse):
-    """A warehouse reached through a DB-API 2.0 driver: one lazily opened connection,
-    statements run one at a time on fresh cursors. Subclasses implement ``_connect`` and
-    may list ``_session_statements`` (timeouts, read-only) run once per connection.
+    """A warehouse reached through a DB-API 2.0 driver: a bounded pool of lazily opened
+    connections (``warehouse.pool.Pool``), one checked out per statement, so statements run
+    side by side. Subclasses implement ``_connect`` and may list ``_session_statements``
+    (run once per connection, after ``check_role``) and ``_statement_begin`` /
+    ``_statement_end`` (run around every statement: a read-only transaction with its own
+    timeout, rolled back, where the warehouse has one).
 
     ``params`` are the driver's connection arguments (empty ones dropped); those named in
     ``SECRET_PARAMS`` are kept out of every message."""
@@ -227,11 +249,22 @@ class DBAPIWarehouse(Warehouse):
         **params: Any,
     ) -> None:
         super().__init__(timeout_s=timeout_s, row_cap=row_cap)
-        # ``connection`` is for tests: an object with the DB-API ``cursor()`` and ``close()``.
-        self._connection = connection
-        self.params = {k: v for k, v in params.items() if v}
+        self.params = {k: v for k, v in params.items() if v not in (None, "")}
         for name in self.SECRET_PARAMS:
             self.add_secret(self.params.get(name))
+        # ``connection`` is for tests: an object with the DB-API ``cursor()`` and ``close()``.
+        self._given = connection
+        self._pool = self._make_pool()
+
+    def _make_pool(self) -> Pool[Any]:
+        return Pool(_close, size=self.pool_size)
+
+    def configure(self, **tuning: Any) -> None:
+        pool_size = tuning.get("pool_size")
+        super().configure(**tuning)
+        if pool_size:
+            self._pool.close()
+            self._pool = self._make_pool()
 
     @abstractmethod
     def _connect(self) -> Any:
@@ -240,46 +273,76 @@ class DBAPIWarehouse(Warehouse):
     def _session_statements(self) -> list[str]:
         return []
 
-    def connection(self) -> Any:
-        with self._lock:
-            if self._connection is None:
-                with self.translate_errors():
-                    connection = self._connect()
-                    cursor = connection.cursor()
-                    try:
-                        for statement in self._session_statements():
-                            cursor.execute(statement)
-                    finally:
-                        cursor.close()
-                self._connection = connection
-            return self._connection
+    def _statement_begin(self) -> list[str]:
+        return []
 
-    def _describe(self, sql: str) -> list[tuple[str, str]]:
-        with self._lock:
-            cursor = self.connection().cursor()
+    def _statement_end(self) -> list[str]:
+        return []
+
+    def check_role(self, connection: Any) -> None:
+        """Refuse a role that can do more than read (ConfigurationError naming the
+        privilege and the fix), unless ``allow_privileged_role``."""
+
+    def _healthy(self, connection: Any) -> bool:
+        """Whether ``connection`` may serve the next statement."""
+        return not getattr(connection, "closed", False)
+
+    def _open_connection(self) -> Any:
+        with self.translate_errors():
+            connection = self._given if self._given is not None else self._connect()
             try:
-                cursor.execute(sql)
-                return [(d[0], self._type_name(d[1])) for d in cursor.description or []]
+                self.check_role(connection)
+                cursor = connection.cursor()
+                try:
+                    for statement in self._session_statements():
+                        cursor.execute(statement)
+                finally:
+                    cursor.close()
+            except BaseException:
+                if connection is not self._given:
+                    _close(connection)
+                raise
+        return connection
+
+    def check_connection(self) -> None:
+        """Connect now (the role check runs); raises what a first query would."""
+        with self._pool.connection(self._open_connection, self._healthy):
+            pass
+
+    @contextmanager
+    def _statement(self) -> Iterator[tuple[Any, Any]]:
+        """(connection, cursor) inside the per-statement transaction."""
+        with self._pool.connection(self._open_connection, self._healthy) as connection:
+            cursor = connection.cursor()
+            try:
+                for statement in self._statement_begin():
+                    cursor.execute(statement)
+                try:
+                    yield connection, cursor
+                finally:
+                    for statement in self._statement_end():
+                        cursor.execute(statement)
             finally:
                 cursor.close()
 
-    def _type_name(self, type_code: Any) -> str:
+    def _describe(self, sql: str) -> list[tuple[str, str]]:
+        with self._statement() as (connection, cursor):
+            cursor.execute(sql)
+            return [(d[0], self._type_name(d[1], connection)) for d in cursor.description or []]
+
+    def _type_name(self, type_code: Any, connection: Any = None) -> str:
         return str(type_code) if type_code is not None else ""
 
     def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
-        with self._lock:
-            cursor = self.connection().cursor()
-            try:
-                cursor.execute(sql)
-                names = [d[0] for d in cursor.description or []]
-                rows = cursor.fetchmany(limit) if limit > 0 else []
-                return names, rows
-            finally:
-                cursor.close()
+        with self._statement() as (_connection, cursor):
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchmany(limit) if limit > 0 else []
+            return names, rows
 
     def close(self) -> None:
-        with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            with suppress(Exception):  # closing a broken connection is best-effort
-                connection.close()
+        self._pool.close()
+
+
+def _close(connection: Any) -> None:
+    connection.close()

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from qualevents.warehouse.base import Warehouse, import_driver, url_parts
+from qualevents.warehouse.base import Warehouse, import_driver
+from qualevents.warehouse.options import STR, url_parts
+from qualevents.warehouse.pool import Shared
 
 
 class BigQueryWarehouse(Warehouse):
@@ -23,6 +25,7 @@ class BigQueryWarehouse(Warehouse):
     EXTRA = "bigquery"
     SUPPORTS_READ_ONLY_TRANSACTION = False
     SUPPORTS_STATEMENT_TIMEOUT = True
+    OPTIONS = {"location": STR, "credentials_path": STR}
 
     def __init__(
         self,
@@ -41,11 +44,14 @@ class BigQueryWarehouse(Warehouse):
         self.credentials_path = credentials_path
         self.add_secret(credentials_path)
         # ``client`` and ``driver`` (the google.cloud.bigquery module) are for tests.
-        self._client, self._driver = client, driver
+        self._driver = driver
+        self._client: Shared[Any] = Shared(_close)
+        if client is not None:
+            self._client.set(client)
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> BigQueryWarehouse:
-        parts, options = url_parts(url)
+        parts, options = url_parts(url, cls.NAME, cls.OPTIONS)
         path = [unquote(p) for p in parts.path.split("/") if p]
         return cls(
             project=parts.hostname or None,
@@ -63,18 +69,17 @@ class BigQueryWarehouse(Warehouse):
             )
         return self._driver
 
+    def _open_client(self) -> Any:
+        bigquery = self.driver()
+        with self.translate_errors():
+            if self.credentials_path:
+                return bigquery.Client.from_service_account_json(
+                    self.credentials_path, project=self.project, location=self.location
+                )
+            return bigquery.Client(project=self.project, location=self.location)
+
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                bigquery = self.driver()
-                with self.translate_errors():
-                    if self.credentials_path:
-                        self._client = bigquery.Client.from_service_account_json(
-                            self.credentials_path, project=self.project, location=self.location
-                        )
-                    else:
-                        self._client = bigquery.Client(project=self.project, location=self.location)
-            return self._client
+        return self._client.get(self._open_client)
 
     def _job_config(self, **options: Any) -> Any:
         bigquery = self.driver()
@@ -95,10 +100,12 @@ class BigQueryWarehouse(Warehouse):
         return names, [tuple(row.values()) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None and hasattr(client, "close"):
-            client.close()
+        self._client.close()
+
+
+def _close(client: Any) -> None:
+    if hasattr(client, "close"):
+        client.close()
 
 
 WAREHOUSE = BigQueryWarehouse

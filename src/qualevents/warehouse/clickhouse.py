@@ -3,7 +3,10 @@ Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when first u
 
 URL: ``clickhouse://user:password@host:8443/database?secure=true``. Every query runs with
 ``readonly = 2`` (no writes, settings still allowed) and ``max_execution_time``; rows are
-capped on the server (``max_result_rows`` with ``result_overflow_mode = 'break'``).
+capped on the server (``max_result_rows`` with ``result_overflow_mode = 'break'``). The
+guard refuses table functions (``url()``, ``s3()``, ``remote()``...) and ``SETTINGS``
+clauses, which ``readonly = 2`` would let through. URL options are typed (``OPTIONS``);
+an unknown one is refused by name.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from qualevents.warehouse.base import Warehouse, import_driver, url_parts
+from qualevents.warehouse.base import Warehouse, import_driver
+from qualevents.warehouse.options import BOOL, FLOAT, INT, STR, url_parts
+from qualevents.warehouse.pool import Shared
 
 
 class ClickHouseWarehouse(Warehouse):
@@ -21,6 +26,23 @@ class ClickHouseWarehouse(Warehouse):
     EXTRA = "clickhouse"
     SUPPORTS_READ_ONLY_TRANSACTION = True  # the readonly setting
     SUPPORTS_STATEMENT_TIMEOUT = True
+    # clickhouse_connect.get_client keyword arguments a URL may set.
+    OPTIONS = {
+        "secure": BOOL,
+        "verify": BOOL,
+        "ca_cert": STR,
+        "client_cert": STR,
+        "client_cert_key": STR,
+        "interface": STR,
+        "compress": BOOL,
+        "connect_timeout": FLOAT,
+        "send_receive_timeout": FLOAT,
+        "query_limit": INT,
+        "client_name": STR,
+        "server_host_name": STR,
+        "tls_mode": STR,
+        "path": STR,  # chDB's data directory (interface=chdb)
+    }
 
     def __init__(
         self,
@@ -33,12 +55,14 @@ class ClickHouseWarehouse(Warehouse):
         super().__init__(timeout_s=timeout_s, row_cap=row_cap)
         self.params = {k: v for k, v in params.items() if v not in (None, "")}
         self.add_secret(self.params.get("password"))
-        self._client = client  # for tests
+        self._client: Shared[Any] = Shared(_close)
+        if client is not None:  # for tests
+            self._client.set(client)
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> ClickHouseWarehouse:
-        parts, options = url_parts(url)
-        secure = options.pop("secure", "false").lower() in ("1", "true", "yes")
+        parts, options = url_parts(url, cls.NAME, cls.OPTIONS)
+        secure = bool(options.pop("secure", False))
         warehouse = cls(
             timeout_s=timeout_s,
             row_cap=row_cap,
@@ -56,13 +80,13 @@ class ClickHouseWarehouse(Warehouse):
     def settings(self) -> dict[str, Any]:
         return {"readonly": 2, "max_execution_time": max(1, round(self.timeout_s))}
 
+    def _open_client(self) -> Any:
+        driver = import_driver("clickhouse_connect", "clickhouse", "clickhouse-connect")
+        with self.translate_errors():
+            return driver.get_client(**self.params, settings=self.settings())
+
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                driver = import_driver("clickhouse_connect", "clickhouse", "clickhouse-connect")
-                with self.translate_errors():
-                    self._client = driver.get_client(**self.params, settings=self.settings())
-            return self._client
+        return self._client.get(self._open_client)
 
     def _describe(self, sql: str) -> list[tuple[str, str]]:
         result = self.client().query(sql, settings=self.settings())
@@ -79,10 +103,12 @@ class ClickHouseWarehouse(Warehouse):
         return list(result.column_names), list(result.result_rows)[:limit]
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None and hasattr(client, "close"):
-            client.close()
+        self._client.close()
+
+
+def _close(client: Any) -> None:
+    if hasattr(client, "close"):
+        client.close()
 
 
 WAREHOUSE = ClickHouseWarehouse

@@ -1,23 +1,93 @@
 """PostgreSQL as a warehouse, through psycopg 3 (a core dependency). Imports ``errors``,
-``sql`` and ``warehouse.base``.
+``sql`` and ``warehouse.base``, ``warehouse.options``.
 
-URL: ``postgresql://user:password@host:5432/database`` (also ``postgres://``). Every
-session is ``default_transaction_read_only = on`` with ``statement_timeout`` set, so the
-server itself refuses writes and stops long statements; the read-only guard runs first.
+URL: ``postgresql://user:password@host:5432/database[?sslmode=require&...]``.
+
+- Every statement runs in its own transaction: ``BEGIN READ ONLY``, ``SET LOCAL
+  statement_timeout``, the query, ``ROLLBACK``; so whatever a query does to its session
+  (``set_config``, a ``SET`` inside a function) is undone before the next one. The session
+  defaults (``default_transaction_read_only = on``, ``statement_timeout``) are set too.
+- On connecting, the role is checked (``check_role``): a superuser, a member of
+  ``pg_read_server_files``, ``pg_write_server_files`` or ``pg_execute_server_program``, or
+  a role with ``CREATE`` on the database is refused, naming the privilege and the fix,
+  unless the operator sets ``QUALEVENTS_WAREHOUSE_ALLOW_PRIVILEGED_ROLE=true``.
+- Errors are classified by SQLSTATE (the driver's ``diag``), never by message text, and
+  carry the server's primary message and hint only (no ``CONTEXT:`` with function source).
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 
-from qualevents.errors import QualeventsError
+from qualevents.errors import (
+    ErrorItem,
+    PrivilegedWarehouseRole,
+    QualeventsError,
+    WarehouseError,
+)
 from qualevents.warehouse.base import DBAPIWarehouse
+from qualevents.warehouse.options import INT, STR, typed_options, url_parts
 
 CONNECT_TIMEOUT_S = 5
+DOCS = "docs/warehouses.md#postgresql"
+# libpq connection options a warehouse URL may carry (the rest are refused by name).
+OPTIONS = {
+    "sslmode": STR,
+    "sslrootcert": STR,
+    "sslcert": STR,
+    "sslkey": STR,
+    "sslcrl": STR,
+    "connect_timeout": INT,
+    "application_name": STR,
+    "target_session_attrs": STR,
+    "keepalives": INT,
+    "keepalives_idle": INT,
+    "gssencmode": STR,
+    "channel_binding": STR,
+    "options": STR,
+}
+# What the role check reads: one row, a flag per privilege that lets a query do more
+# than read.
+ROLE_CHECK = """
+SELECT r.rolsuper,
+       pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'),
+       pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'),
+       pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'),
+       has_database_privilege(current_database(), 'CREATE'),
+       current_user, current_database()
+FROM pg_roles AS r WHERE r.rolname = current_user
+"""
+PRIVILEGES = (
+    "superuser",
+    "membership of pg_read_server_files",
+    "membership of pg_write_server_files",
+    "membership of pg_execute_server_program",
+    "CREATE on the database",
+)
+# SQLSTATE classes (the first two characters) and what they mean for the user.
+_REJECTED_CLASSES = {
+    "21",
+    "22",
+    "23",
+    "25",
+    "26",
+    "2B",
+    "38",
+    "39",
+    "3F",
+    "42",
+    "44",
+    "54",
+    "0A",
+    "P0",
+}
+_UNAVAILABLE_CLASSES = {"08", "28", "3D", "57"}
+_UNAVAILABLE_STATES = {"53300"}  # too many connections
 
 
 class PostgresWarehouse(DBAPIWarehouse):
@@ -26,6 +96,7 @@ class PostgresWarehouse(DBAPIWarehouse):
     EXTRA = None
     SUPPORTS_READ_ONLY_TRANSACTION = True
     SUPPORTS_STATEMENT_TIMEOUT = True
+    OPTIONS = OPTIONS
 
     def __init__(
         self,
@@ -36,8 +107,9 @@ class PostgresWarehouse(DBAPIWarehouse):
         connection: Any = None,
     ) -> None:
         super().__init__(timeout_s=timeout_s, row_cap=row_cap, connection=connection)
+        parts, raw = url_parts(conninfo)
+        typed_options(self.NAME, raw, self.OPTIONS)
         self.conninfo = conninfo
-        parts = urlsplit(conninfo)
         self.add_secret(conninfo, parts.password, unquote(parts.password or "") or None)
         self.location = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
@@ -46,31 +118,101 @@ class PostgresWarehouse(DBAPIWarehouse):
         rest = url.split("://", 1)[1]
         return cls("postgresql://" + rest, timeout_s=timeout_s, row_cap=row_cap)
 
+    @property
+    def timeout_ms(self) -> int:
+        return max(1, int(self.timeout_s * 1000))
+
     def _connect(self) -> psycopg.Connection[Any]:
-        timeout_ms = max(1, int(self.timeout_s * 1000))
         return psycopg.connect(
             self.conninfo,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
-            options=f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}",
+            options=(
+                f"-c default_transaction_read_only=on -c statement_timeout={self.timeout_ms} "
+                f"-c idle_in_transaction_session_timeout={self.timeout_ms + 5000}"
+            ),
             application_name="qualevents",
         )
 
-    def _type_name(self, type_code: Any) -> str:
-        info = self._connection.adapters.types.get(type_code) if self._connection else None
+    def _statement_begin(self) -> list[str]:
+        return ["BEGIN READ ONLY", f"SET LOCAL statement_timeout = {self.timeout_ms}"]
+
+    def _statement_end(self) -> list[str]:
+        return ["ROLLBACK"]
+
+    def _healthy(self, connection: Any) -> bool:
+        info = getattr(connection, "info", None)
+        if info is None:
+            return super()._healthy(connection)
+        return (
+            not connection.closed
+            and not connection.broken
+            and info.transaction_status == TransactionStatus.IDLE
+        )
+
+    def check_role(self, connection: Any) -> None:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(ROLE_CHECK)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return
+        *flags, user, database = row
+        held = [name for name, flag in zip(PRIVILEGES, flags, strict=True) if flag]
+        if not held or self.allow_privileged_role:
+            return
+        message = (
+            f"The PostgreSQL warehouse role {user!r} has {', '.join(held)}: a definition's "
+            "SQL could read or write the server's files or run programs with it. Connect as "
+            "a role that can only read, e.g. CREATE ROLE qualevents_reader LOGIN PASSWORD "
+            f"'...'; GRANT CONNECT ON DATABASE {database} TO qualevents_reader; GRANT USAGE ON "
+            "SCHEMA analytics TO qualevents_reader; GRANT SELECT ON ALL TABLES IN SCHEMA "
+            f"analytics TO qualevents_reader (see {DOCS}); or, knowing the risk, set "
+            "QUALEVENTS_WAREHOUSE_ALLOW_PRIVILEGED_ROLE=true"
+        )
+        raise PrivilegedWarehouseRole(message, [ErrorItem(("warehouse_url",), message)])
+
+    def _type_name(self, type_code: Any, connection: Any = None) -> str:
+        adapters = getattr(connection, "adapters", None)
+        info = adapters.types.get(type_code) if adapters is not None else None
         return info.name if info is not None else str(type_code)
 
+    def server_message(self, error: Exception) -> str:
+        """The server's primary message and hint, scrubbed: never ``CONTEXT:`` (function
+        source) or the echo of the query."""
+        diag = getattr(error, "diag", None)
+        primary = getattr(diag, "message_primary", None) if diag is not None else None
+        if not primary:
+            return self.scrub(str(error).split("\nCONTEXT:", 1)[0])
+        hint = getattr(diag, "message_hint", None)
+        return self.scrub(f"{primary} HINT: {hint}" if hint else primary)
+
     def translate(self, error: Exception) -> QualeventsError:
-        message = self.scrub(str(error))
-        if isinstance(error, pg_errors.QueryCanceled):
-            return self.timeout_error()
         sqlstate = getattr(error, "sqlstate", None) or ""
-        if sqlstate[:2] in ("42", "22", "25", "0A") or isinstance(error, psycopg.ProgrammingError):
+        if isinstance(error, pg_errors.QueryCanceled) or sqlstate == "57014":
+            return self.timeout_error()
+        message = self.server_message(error)
+        if sqlstate[:2] in _REJECTED_CLASSES or (
+            not sqlstate and isinstance(error, psycopg.DataError)
+        ):
+            # (a DataError without SQLSTATE: a value the driver cannot convert, e.g. a
+            # date beyond Python's range)
             return self.rejected_error(message)
-        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        if (
+            sqlstate[:2] in _UNAVAILABLE_CLASSES
+            or sqlstate in _UNAVAILABLE_STATES
+            or (
+                not sqlstate
+                and isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+            )
+        ):
             # The driver's text names the host and user; say where, without credentials.
             return self.unavailable_error(f"cannot connect to {self.location}")
-        return super().translate(error)
+        detail = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+        text = f"The postgres warehouse failed{detail}: {message}"
+        return WarehouseError(text, [ErrorItem((), text)])
 
 
 WAREHOUSE = PostgresWarehouse

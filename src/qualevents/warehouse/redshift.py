@@ -2,8 +2,10 @@
 Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when connecting.
 
 URL: ``redshift://user:password@cluster.region.redshift.amazonaws.com:5439/database``.
-Each session sets ``statement_timeout``; grant the user only SELECT, and the read-only guard
-runs before every statement.
+Every statement runs in its own ``BEGIN READ ONLY`` transaction with ``SET LOCAL
+statement_timeout``, rolled back after; grant the user only SELECT (docs/warehouses.md), and
+the read-only guard runs before every statement. URL options are typed (``?ssl=true``
+reaches the driver as ``True``: it checks ``ssl is True``); an unknown one is refused.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from qualevents.warehouse.base import DBAPIWarehouse, import_driver, url_parts
+from qualevents.warehouse.base import DBAPIWarehouse, import_driver
+from qualevents.warehouse.options import BOOL, INT, STR, url_parts
 
 # redshift_connector reports PostgreSQL type OIDs.
 PG_TYPE_NAMES = {
@@ -36,12 +39,35 @@ class RedshiftWarehouse(DBAPIWarehouse):
     NAME = "redshift"
     DIALECT = "redshift"
     EXTRA = "redshift"
-    SUPPORTS_READ_ONLY_TRANSACTION = False
+    SUPPORTS_READ_ONLY_TRANSACTION = True
     SUPPORTS_STATEMENT_TIMEOUT = True
+    SECRET_PARAMS = ("password", "secret_access_key", "session_token")
+    # redshift_connector.connect keyword arguments a URL may set.
+    OPTIONS = {
+        "ssl": BOOL,
+        "sslmode": STR,
+        "timeout": INT,
+        "iam": BOOL,
+        "region": STR,
+        "cluster_identifier": STR,
+        "db_user": STR,
+        "db_groups": STR,
+        "auto_create": BOOL,
+        "profile": STR,
+        "access_key_id": STR,
+        "secret_access_key": STR,
+        "session_token": STR,
+        "serverless_acct_id": STR,
+        "serverless_work_group": STR,
+        "is_serverless": BOOL,
+        "application_name": STR,
+        "tcp_keepalive": BOOL,
+        "max_prepared_statements": INT,
+    }
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> RedshiftWarehouse:
-        parts, options = url_parts(url)
+        parts, options = url_parts(url, cls.NAME, cls.OPTIONS)
         warehouse = cls(
             timeout_s=timeout_s,
             row_cap=row_cap,
@@ -56,7 +82,16 @@ class RedshiftWarehouse(DBAPIWarehouse):
         return warehouse
 
     def _session_statements(self) -> list[str]:
-        return [f"SET statement_timeout TO {max(1, int(self.timeout_s * 1000))}"]
+        return [f"SET statement_timeout TO {self._timeout_ms()}"]
+
+    def _timeout_ms(self) -> int:
+        return max(1, int(self.timeout_s * 1000))
+
+    def _statement_begin(self) -> list[str]:
+        return ["BEGIN READ ONLY", f"SET LOCAL statement_timeout TO {self._timeout_ms()}"]
+
+    def _statement_end(self) -> list[str]:
+        return ["ROLLBACK"]
 
     def _connect(self) -> Any:
         driver = import_driver("redshift_connector", "redshift", "redshift_connector")
@@ -64,7 +99,7 @@ class RedshiftWarehouse(DBAPIWarehouse):
         connection.autocommit = True
         return connection
 
-    def _type_name(self, type_code: Any) -> str:
+    def _type_name(self, type_code: Any, connection: Any = None) -> str:
         return PG_TYPE_NAMES.get(type_code, str(type_code)) if type_code is not None else ""
 
 

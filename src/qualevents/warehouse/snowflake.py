@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from qualevents.warehouse.base import DBAPIWarehouse, import_driver, url_parts
+from qualevents.warehouse.base import DBAPIWarehouse, import_driver
+from qualevents.warehouse.options import BOOL, INT, STR, url_parts
 
 
 class SnowflakeWarehouse(DBAPIWarehouse):
@@ -20,10 +21,31 @@ class SnowflakeWarehouse(DBAPIWarehouse):
     EXTRA = "snowflake"
     SUPPORTS_READ_ONLY_TRANSACTION = False
     SUPPORTS_STATEMENT_TIMEOUT = True
+    SECRET_PARAMS = ("password", "token", "private_key_file_pwd")
+    # snowflake.connector.connect keyword arguments a URL may set.
+    OPTIONS = {
+        "warehouse": STR,
+        "role": STR,
+        "authenticator": STR,
+        "token": STR,
+        "private_key_file": STR,
+        "private_key_file_pwd": STR,
+        "region": STR,
+        "host": STR,
+        "port": INT,
+        "protocol": STR,
+        "network_timeout": INT,
+        "socket_timeout": INT,
+        "client_session_keep_alive": BOOL,
+        "ocsp_fail_open": BOOL,
+        "insecure_mode": BOOL,
+        "application": STR,
+        "timezone": STR,
+    }
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> SnowflakeWarehouse:
-        parts, options = url_parts(url)
+        parts, options = url_parts(url, cls.NAME, cls.OPTIONS)
         path = [unquote(p) for p in parts.path.split("/") if p]
         warehouse = cls(
             timeout_s=timeout_s,
@@ -48,7 +70,7 @@ class SnowflakeWarehouse(DBAPIWarehouse):
         connector = import_driver("snowflake.connector", "snowflake", "snowflake-connector-python")
         return connector.connect(**self.params, login_timeout=10)
 
-    def _type_name(self, type_code: Any) -> str:
+    def _type_name(self, type_code: Any, connection: Any = None) -> str:
         if isinstance(type_code, int):
             try:
                 constants = import_driver(

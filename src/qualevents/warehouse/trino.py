@@ -3,7 +3,9 @@ Imports ``errors``, ``sql`` and ``warehouse.base``; the driver only when connect
 
 URL: ``trino://user[:password]@host:8080/catalog/schema`` (``?http_scheme=https``; with a
 password, basic authentication over https). The session property
-``query_max_execution_time`` bounds each statement; the read-only guard runs first.
+``query_max_execution_time`` bounds each statement; the read-only guard runs first. URL
+options are typed (``verify=false`` reaches the driver as ``False``, ``verify=/ca.pem`` as
+a path); an unknown one is refused.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from qualevents.warehouse.base import DBAPIWarehouse, import_driver, url_parts
+from qualevents.warehouse.base import DBAPIWarehouse, import_driver
+from qualevents.warehouse.options import BOOL, BOOL_OR_PATH, FLOAT, INT, STR, url_parts
 
 
 class TrinoWarehouse(DBAPIWarehouse):
@@ -20,6 +23,19 @@ class TrinoWarehouse(DBAPIWarehouse):
     EXTRA = "trino"
     SUPPORTS_READ_ONLY_TRANSACTION = False
     SUPPORTS_STATEMENT_TIMEOUT = True
+    # trino.dbapi.connect keyword arguments a URL may set.
+    OPTIONS = {
+        "http_scheme": STR,
+        "verify": BOOL_OR_PATH,
+        "source": STR,
+        "timezone": STR,
+        "request_timeout": FLOAT,
+        "max_attempts": INT,
+        "legacy_primitive_types": BOOL,
+        "legacy_prepared_statements": BOOL,
+        "client_tags": STR,
+        "roles": STR,
+    }
 
     def __init__(
         self,
@@ -31,13 +47,13 @@ class TrinoWarehouse(DBAPIWarehouse):
         **params: Any,
     ) -> None:
         super().__init__(timeout_s=timeout_s, row_cap=row_cap, connection=connection)
-        self.params = {k: v for k, v in params.items() if v}
+        self.params = {k: v for k, v in params.items() if v not in (None, "")}
         self.password = password
         self.add_secret(password)
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float, row_cap: int) -> TrinoWarehouse:
-        parts, options = url_parts(url)
+        parts, options = url_parts(url, cls.NAME, cls.OPTIONS)
         path = [unquote(p) for p in parts.path.split("/") if p]
         warehouse = cls(
             timeout_s=timeout_s,

@@ -13,12 +13,14 @@ from starlette.responses import Response
 
 from qualevents.api.context import (
     authenticate,
-    blocking,
     context_of,
     json_response,
+    on_warehouse,
+    reading,
 )
 from qualevents.api.routes.qualifying_events import BASE
 from qualevents.errors import ErrorItem, InvalidRequest, WarehouseUnavailable
+from qualevents.service import ensure_may_read_rows
 
 router = APIRouter(prefix=BASE, tags=["Warehouse (qualevents)"])
 
@@ -35,6 +37,20 @@ def _validator(request: Request) -> Any:
             [ErrorItem((), "This server runs without a warehouse")],
         )
     return validator
+
+
+async def _event_for_rows(request: Request, name: str) -> Any:
+    """The event whose rows the caller asks for, after the key may see rows."""
+    context = context_of(request)
+
+    def run() -> Any:
+        key = authenticate(request)
+        refuse = context.settings.refuse_rows_to_read_only_keys
+        ensure_may_read_rows(key, refuse_read_only=refuse)
+        _validator(request)
+        return context.events.get(name).event
+
+    return await reading(request, run)
 
 
 def _whole(raw: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -71,14 +87,9 @@ async def preview(
 ) -> Response:
     rows = _whole(limit, "limit", 20, 1, MAX_PREVIEW_ROWS)
     lookback = _whole(days, "days", 7, 1, MAX_DAILY_DAYS)
-    context = context_of(request)
-
-    def run() -> list[dict[str, Any]]:
-        authenticate(request)
-        event = context.events.get(name).event
-        return _validator(request).preview(event, limit=rows, days=lookback)
-
-    data = await blocking(run)
+    event = await _event_for_rows(request, name)
+    validator = _validator(request)
+    data = await on_warehouse(request, validator.preview, event, limit=rows, days=lookback)
     return json_response({"message": "Qualifying event previewed successfully.", "data": data})
 
 
@@ -97,12 +108,6 @@ async def daily(
         raise InvalidRequest(
             errors=[ErrorItem(("start",), f"At most {MAX_DAILY_DAYS} days per request")]
         )
-    context = context_of(request)
-
-    def run() -> list[dict[str, Any]]:
-        authenticate(request)
-        event = context.events.get(name).event
-        return _validator(request).daily(event, first, last)
-
-    data = await blocking(run)
+    event = await _event_for_rows(request, name)
+    data = await on_warehouse(request, _validator(request).daily, event, first, last)
     return json_response({"message": "Daily counts computed successfully.", "data": data})

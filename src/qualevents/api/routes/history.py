@@ -16,7 +16,6 @@ from qualevents.api.context import (
     RowNumber,
     actor_of,
     authenticate,
-    blocking,
     context_of,
     etag,
     expected_revision,
@@ -24,6 +23,7 @@ from qualevents.api.context import (
     page_params,
     pagination,
     reading,
+    validating,
 )
 from qualevents.api.routes.qualifying_events import BASE
 from qualevents.api.schemas import changes_to_wire, event_to_wire, to_wire, wire_name
@@ -133,7 +133,7 @@ async def restore_revision(request: Request, name: str, number: RowNumber) -> Re
         key = authenticate(request, write=True)
         return context.events.restore(name, number, actor_of(key), expected_revision=revision)
 
-    result = await blocking(run)
+    result = await validating(request, run)
     return json_response(
         {
             "message": f"Qualifying event restored from revision {number}.",

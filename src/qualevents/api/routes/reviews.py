@@ -20,6 +20,7 @@ from qualevents.api.context import (
     pagination,
     read_body,
     reading,
+    validating,
 )
 from qualevents.api.schemas import RejectBody, SettingsBody, change_request_to_wire
 from qualevents.errors import ErrorItem, InvalidRequest
@@ -116,7 +117,7 @@ async def approve_change_request(request: Request, request_id: RowNumber) -> Res
         key = authenticate(request, write=True)
         return context.reviews.approve(request_id, actor_of(key))
 
-    decided = await blocking(run)
+    decided = await validating(request, run)
     return json_response(
         {
             "message": "Change request approved and applied.",
