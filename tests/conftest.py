@@ -24,7 +24,6 @@ from qualevents.store.sql import SQLStore, open_store
 from tests.bridge import in_process_client
 
 POSTGRES_URL = os.environ.get("QUALEVENTS_TEST_POSTGRES_URL")
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
 
 
 def _admin_url(url: str) -> str:

@@ -126,6 +126,7 @@ def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_
     assert missing.exit_code == 2 and "Nope" in missing.stderr
 
 
+@pytest.mark.slow
 def test_validate_preview_and_daily_through_a_server(tmp_path, demo_warehouse):
     from qualevents.keys import KeyService
     from qualevents.store.sql import open_store

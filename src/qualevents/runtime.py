@@ -55,8 +55,8 @@ def app_from_environment() -> FastAPI:
 
     What exists once the app is built (modules, sqlglot's and pydantic's tables, the
     routes) lives as long as the process; ``gc.freeze()`` takes it out of the collector's
-    view, so a full collection walks only what requests allocate: about 1 ms instead of
-    about 55 ms of paused requests, several times a minute under load."""
+    view, so a full collection walks only what requests allocate, not the whole app
+    (what that saves in paused requests: docs/benchmarks.md)."""
     app = build_app(Settings())
     gc.collect()
     gc.freeze()

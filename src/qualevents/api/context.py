@@ -248,7 +248,7 @@ def expected_revision(request: Request) -> int | None:
 
 def encode_json(body: dict[str, Any]) -> bytes:
     # pydantic-core writes the same bytes as json.dumps(ensure_ascii=False, compact) for
-    # our bodies (str, int, bool, None, lists, dicts), 4x faster on a page of 100 events.
+    # our bodies (str, int, bool, None, lists, dicts), faster (docs/benchmarks.md).
     return to_json(body)
 
 

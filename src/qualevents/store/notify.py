@@ -101,7 +101,7 @@ class NotifiedCache:
     # -- the listening thread ------------------------------------------------------------
 
     def _listen(self) -> None:
-        import psycopg  # here: a SQLite deployment never loads the driver (about 17 MB)
+        import psycopg  # here: a SQLite deployment never loads the driver (its RSS: benchmarks.md)
 
         failures = 0
         while not self._stopping.is_set():
