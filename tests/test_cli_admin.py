@@ -129,7 +129,7 @@ def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_
 @pytest.mark.slow
 def test_validate_preview_and_daily_through_a_server(tmp_path, demo_warehouse):
     from qualevents.keys import KeyService
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
     from tests.serving import running_server
 
     database_url = f"sqlite:///{tmp_path / 'remote.db'}"

@@ -86,7 +86,7 @@ def test_keys_never_reach_the_logs_in_process(
 
 @pytest.mark.slow
 def test_keys_never_reach_the_real_servers_log(workdir: Path) -> None:  # noqa: F811
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
 
     database_url = f"sqlite:///{workdir / 'q.db'}"
     store = open_store(database_url)

@@ -41,7 +41,7 @@ def prepare_warehouse(settings: Settings) -> None:
 
 def build_app(settings: Settings) -> FastAPI:
     from qualevents.api.app import create_app
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
     from qualevents.validation import Validator
 
     store = open_store(settings.database_url)

@@ -37,7 +37,7 @@ from qualevents.models import ApiKey
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
 from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEventService
-from qualevents.store.base import Actor, Store, WouldBlock
+from qualevents.store.base import Actor, Store
 
 API_VERSIONS = ("20240601",)
 _WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
@@ -74,44 +74,13 @@ async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def reading(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a read-only use case: inline where the store says its reads are quick and
-    non-blocking (SQLite) and no rate limit has to write its buckets; inline as far as the
-    cache answers (PostgreSQL), else in the pool."""
-    context = context_of(request)
-    store = context.store
-    if not context.rate_limiter.enabled:
-        if store.inline_reads:
-            return function(*args, **kwargs)
-        if store.cached_reads:
-            # A cache hit needs no thread; a miss stops before its round trip.
-            return await _inline_else_blocking(store, function, *args, **kwargs)
+    """Run a read-only use case in the thread pool."""
     return await blocking(function, *args, **kwargs)
 
 
 async def writing(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a use case that writes: inline where the store's writes are local and never wait
-    (SQLite, inside ``non_blocking()``) and the validator makes no warehouse round trip,
-    else in the pool. When another process holds SQLite's write lock the inline attempt
-    stops before writing anything and the use case runs again in the pool, where it may
-    wait."""
-    context = context_of(request)
-    store = context.store
-    validator_is_local = getattr(context.validator, "warehouse", None) is None
-    if store.inline_writes and validator_is_local:
-        return await _inline_else_blocking(store, function, *args, **kwargs)
+    """Run a use case that writes in the thread pool."""
     return await blocking(function, *args, **kwargs)
-
-
-async def _inline_else_blocking(
-    store: Store, function: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    """``function`` on the event loop inside ``store.non_blocking()``; when it would have to
-    wait (WouldBlock: nothing was written), again in the pool."""
-    try:
-        with store.non_blocking():
-            return function(*args, **kwargs)
-    except WouldBlock:
-        return await blocking(function, *args, **kwargs)
 
 
 def context_of(request: Request) -> AppContext:

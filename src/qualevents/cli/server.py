@@ -50,8 +50,8 @@ def serve(
     """Run the HTTP API (migrates the database first)."""
     import uvicorn
 
+    from qualevents.store.engine import create_engine_for
     from qualevents.store.migrate import upgrade
-    from qualevents.store.sql import create_engine_for
 
     settings = settings_from(
         database_url=database_url,
@@ -97,7 +97,7 @@ def serve(
 def _ensure_demo_key(database_url: str) -> None:
     """With --demo on a database without keys, make one so the demo is usable at once."""
     from qualevents.keys import KeyService
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
 
     store = open_store(database_url)
     try:
@@ -165,8 +165,8 @@ def keys_revoke(
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Apply pending migrations (serve does this too)."""
+    from qualevents.store.engine import create_engine_for
     from qualevents.store.migrate import current_revision, upgrade
-    from qualevents.store.sql import create_engine_for
 
     settings = settings_from(database_url=database_url)
     try:
