@@ -42,7 +42,10 @@ def settings_from(**overrides: object) -> Settings:
 
 
 def fail(error: QualeventsError) -> None:
-    err.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    # Escaped: a message such as "pip install 'qualevents[bigquery]'" is not markup.
+    err.print(f"[red]error:[/red] {escape(str(error))}", markup=True, highlight=False)
     raise typer.Exit(2)
 
 

@@ -71,6 +71,8 @@ def serve(
         prepare_warehouse(settings)
         if settings.demo:
             _ensure_demo_key(settings.database_url)
+        else:
+            _hint_without_keys(settings.database_url)
     except QualeventsError as error:
         fail(error)
     # Workers are separate processes: hand them the settings through the environment.
@@ -92,6 +94,21 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
     )
+
+
+def _hint_without_keys(database_url: str) -> None:
+    """On a database without a usable key, say how to make one (the server still starts:
+    keys can be made while it runs)."""
+    from qualevents.runtime import missing_key_hint
+    from qualevents.store import open_store
+
+    store = open_store(database_url, cache=False)
+    try:
+        hint = missing_key_hint(store, database_url)
+    finally:
+        store.close()
+    if hint:
+        err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False)
 
 
 def _ensure_demo_key(database_url: str) -> None:
