@@ -34,9 +34,28 @@ from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import api_keys, qualifying_events, revisions
 
-
-def _event_by_name(name: str) -> sa.Select[Any]:
-    return sa.select(qualifying_events).where(qualifying_events.c.name == name)
+# The hot statements are built once, with bound parameters, and executed with a dict of
+# values: building a statement and its cache key costs more than SQLite running it.
+_EVENT_BY_NAME = sa.select(qualifying_events).where(
+    qualifying_events.c.name == sa.bindparam("name")
+)
+_EVENT_BY_NAME_FOR_UPDATE = _EVENT_BY_NAME.with_for_update()
+_KEY_BY_HASH = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+_LAST_REVISION = sa.select(sa.func.max(revisions.c.revision)).where(
+    revisions.c.event_name == sa.bindparam("name")
+)
+_INSERT_EVENT = qualifying_events.insert()
+_INSERT_REVISION = revisions.insert()
+_UPDATE_EVENT = (
+    qualifying_events.update()
+    .where(qualifying_events.c.id == sa.bindparam("row_id"))
+    .values(
+        document=sa.bindparam("document"),
+        revision=sa.bindparam("revision"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
+_DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
 
 
 class SQLStore(ReviewsMixin, RateLimitsMixin):
@@ -82,9 +101,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         )
 
     def _next_revision(self, conn: Connection, name: str) -> int:
-        last = conn.execute(
-            sa.select(sa.func.max(revisions.c.revision)).where(revisions.c.event_name == name)
-        ).scalar()
+        last = conn.execute(_LAST_REVISION, {"name": name}).scalar()
         return (last or 0) + 1
 
     def _append_revision(
@@ -99,16 +116,17 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         now: datetime,
     ) -> int:
         conn.execute(
-            revisions.insert().values(
-                event_name=name,
-                revision=number,
-                action=action,
-                document=json_text(new) if new is not None else None,
-                changes=json_text(document_changes(old, new)),
-                key_id=actor.key_id,
-                key_name=actor.key_name,
-                created_at=now,
-            )
+            _INSERT_REVISION,
+            {
+                "event_name": name,
+                "revision": number,
+                "action": action,
+                "document": json_text(new) if new is not None else None,
+                "changes": json_text(document_changes(old, new)),
+                "key_id": actor.key_id,
+                "key_name": actor.key_name,
+                "created_at": now,
+            },
         )
         return number
 
@@ -132,13 +150,14 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             # name (on SQLite, BEGIN IMMEDIATE already serialized them). A failure aborts
             # the whole transaction, which is what the caller wants: no savepoint needed.
             conn.execute(
-                qualifying_events.insert().values(
-                    name=event.name,
-                    document=json_text(document),
-                    revision=number,
-                    created_at=now,
-                    updated_at=now,
-                )
+                _INSERT_EVENT,
+                {
+                    "name": event.name,
+                    "document": json_text(document),
+                    "revision": number,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         except sa_exc.IntegrityError as exc:
             raise name_in_use(event.name) from exc
@@ -148,7 +167,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def get_event(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent | None:
         """Always as of now (``fresh`` matters only to a cache in front of the store)."""
         with self._read() as conn:
-            row = conn.execute(_event_by_name(name)).first()
+            row = conn.execute(_EVENT_BY_NAME, {"name": name}).first()
         return self._stored(row) if row else None
 
     def get_event_or_raise(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent:
@@ -180,10 +199,8 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def _lock_current(
         self, conn: Connection, name: str, expected_revision: int | None
     ) -> sa.Row[Any]:
-        query = _event_by_name(name)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        query = _EVENT_BY_NAME_FOR_UPDATE if conn.dialect.name == "postgresql" else _EVENT_BY_NAME
+        row = conn.execute(query, {"name": name}).first()
         if row is None:
             raise QualifyingEventNotFound(name)
         if expected_revision is not None and row.revision != expected_revision:
@@ -227,9 +244,13 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             now,
         )
         conn.execute(
-            qualifying_events.update()
-            .where(qualifying_events.c.id == row.id)
-            .values(document=json_text(document), revision=number, updated_at=now)
+            _UPDATE_EVENT,
+            {
+                "row_id": row.id,
+                "document": json_text(document),
+                "revision": number,
+                "updated_at": now,
+            },
         )
         return StoredQualifyingEvent(
             event=event, created_at=as_utc(row.created_at), updated_at=now, revision=number
@@ -255,7 +276,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             actor,
             utc_now(),
         )
-        conn.execute(qualifying_events.delete().where(qualifying_events.c.id == row.id))
+        conn.execute(_DELETE_EVENT, {"row_id": row.id})
 
     # -- history ------------------------------------------------------------------------
 
@@ -329,7 +350,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def get_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
         """The key with this hash, as of now (``fresh`` matters only to a cache)."""
         with self._read() as conn:
-            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+            row = conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
         return (self._key(row), row.key_hash) if row else None
 
     def list_keys(self) -> list[ApiKey]:
