@@ -63,12 +63,20 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # PostgreSQL reads run in autocommit: under READ COMMITTED every statement takes a
+        # snapshot of its own anyway, so BEGIN and ROLLBACK would only add two round trips.
+        # SQLite reads begin a transaction: a count and its page see one snapshot.
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
 
     # -- plumbing -----------------------------------------------------------------------
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with translate_errors(), self.engine.connect() as conn:
+        with translate_errors(), self._reader.connect() as conn:
             yield conn
 
     @contextmanager
