@@ -1,5 +1,5 @@
 """CachedStore: a store whose hot reads are answered from memory. Imports ``models``,
-``errors``, ``store.base``, ``store.sql``, ``store.cache``, ``store.notify``.
+``errors``, ``store.base``, ``store.cache``, ``store.notify``.
 
 One wrapper with one job: it caches three reads (an event by name, a key by hash, a page of
 event documents) and passes every other call to the store it wraps, which knows nothing of
@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import Engine
+
 from qualevents.errors import QualifyingEventNotFound
 from qualevents.models import (
     ApiKey,
@@ -24,10 +26,9 @@ from qualevents.models import (
     QualifyingEvent,
     StoredQualifyingEvent,
 )
-from qualevents.store.base import Actor, Page
+from qualevents.store.base import Actor, Page, Store
 from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.notify import NotifiedCache
-from qualevents.store.sql import SQLStore
 
 T = TypeVar("T")
 
@@ -39,11 +40,11 @@ def _weight(value: Any) -> int:
 
 
 class CachedStore:
-    """``store`` with its hot reads cached; every other attribute is the store's own."""
+    """``store`` with its hot reads cached; every other attribute is the store's own.
+    ``engine``: the store's, whose database tells the cache about changes."""
 
-    def __init__(self, store: SQLStore) -> None:
-        self.store = store
-        engine = store.engine
+    def __init__(self, store: Store, engine: Engine) -> None:
+        self.store: Any = store
         self.cache: ChangeWatchedCache | NotifiedCache | None = None
         if engine.dialect.name == "postgresql":
             self.cache = NotifiedCache(

@@ -1,6 +1,6 @@
 """SQLStore: the Store on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
 Imports ``models``, ``errors``, ``store.base``, ``store.engine``, ``store.schema``,
-``store.reviews``, ``store.ratelimits``.
+``store.reviews``, ``store.ratelimits``, ``store.cached``, ``store.migrate``.
 
 Every statement is a Core statement executed through a SQLAlchemy ``Connection``; a write is
 one transaction (``BEGIN IMMEDIATE`` on SQLite, see store/engine.py). PostgreSQL relies on
@@ -29,7 +29,16 @@ from qualevents.models import (
     document_changes,
 )
 from qualevents.store.base import Actor, Page, Revision
-from qualevents.store.engine import WRITE, as_utc, json_text, translate_errors, utc_now
+from qualevents.store.cached import CachedStore
+from qualevents.store.engine import (
+    WRITE,
+    as_utc,
+    create_engine_for,
+    json_text,
+    translate_errors,
+    utc_now,
+)
+from qualevents.store.migrate import upgrade
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import api_keys, qualifying_events, revisions
@@ -384,3 +393,14 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True, cache: bool = True) -> SQLStore | CachedStore:
+    """A store on ``url``, its schema brought up to date unless ``migrate`` is False; its
+    hot reads cached (``CachedStore``, one wrapper around the ``SQLStore``) unless ``cache``
+    is False."""
+    engine = create_engine_for(url)
+    if migrate:
+        upgrade(engine)
+    store = SQLStore(engine)
+    return CachedStore(store, engine) if cache else store
