@@ -236,8 +236,8 @@ def seed(database_url: str, count: int) -> str:
     """``count`` events and a full-access key, straight through the store; the key's secret."""
     from qualevents.api.schemas import CreateBody
     from qualevents.keys import KeyService
+    from qualevents.store import open_store
     from qualevents.store.base import Actor
-    from qualevents.store.sql import open_store
 
     store = open_store(database_url)
     try:

@@ -257,7 +257,7 @@ async def drive(base_url: str, key: str, pid: int, minutes: float, rate: float) 
 
 def create_key(database_url: str) -> str:
     from qualevents.keys import KeyService
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
 
     store = open_store(database_url)
     try:

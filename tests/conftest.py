@@ -19,12 +19,11 @@ import sqlalchemy as sa
 
 from qualevents.config import Settings
 from qualevents.keys import KeyService
+from qualevents.store import SQLStore, open_store
 from qualevents.store.schema import metadata
-from qualevents.store.sql import SQLStore, open_store
 from tests.bridge import in_process_client
 
 POSTGRES_URL = os.environ.get("QUALEVENTS_TEST_POSTGRES_URL")
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
 
 
 def _admin_url(url: str) -> str:
@@ -111,7 +110,7 @@ def seen_by(store: SQLStore) -> Iterator[None]:
     """Wrap a write made by another process (the CLI's own store): afterwards ``store`` has
     seen it. The SQLite cache sees a commit at once; the PostgreSQL one when the commit's
     notification arrives, which this waits for."""
-    cache = store._cache
+    cache = store.cache
     notified = getattr(cache, "notified", None)
     if notified is None:
         yield

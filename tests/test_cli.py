@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from qualevents.cli import app
 from qualevents.errors import Unauthorized
 from qualevents.keys import KeyService
-from qualevents.store.sql import open_store
+from qualevents.store import open_store
 from tests.conftest import seen_by
 
 runner = CliRunner()

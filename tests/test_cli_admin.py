@@ -21,7 +21,9 @@ runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), env={"QUALEVENTS_DATABASE_URL": "sqlite:///unused"})
+    # No warehouse unless a test names one (the default is a DuckDB file in the cwd).
+    env = {"QUALEVENTS_DATABASE_URL": "sqlite:///unused", "QUALEVENTS_WAREHOUSE_URL": "none"}
+    return runner.invoke(app, list(args), env=env)
 
 
 def write_event(tmp_path: Path, **fields: object) -> str:
@@ -98,6 +100,42 @@ def demo_warehouse(tmp_path: Path) -> str:
     return url
 
 
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"sql": "SELECT * FROM logging.no_such_table"}, "no_such_table"),
+        ({"timestampColumn": "tss"}, "Did you mean 'ts'"),
+        ({"idTypeMapping": [{"statsigUnitID": "userID", "column": "user_idd"}]}, "user_idd"),
+    ],
+    ids=["missing table", "missing timestamp column", "missing unit column"],
+)
+def test_events_apply_validates_against_the_warehouse_like_the_api(
+    store, database_url, tmp_path, demo_warehouse, fields, said
+):
+    common = ("--database-url", database_url, "--warehouse-url", demo_warehouse)
+    refused = run("events", "apply", write_event(tmp_path, **fields), *common)
+    assert refused.exit_code != 0
+    assert said in " ".join(refused.stderr.split())  # rich wraps lines
+    assert store.get_event("Log Events", fresh=True) is None
+    assert store.list_revisions("Log Events", 0, 10).total == 0
+    # The same definition, fixed, goes in.
+    applied = run("events", "apply", write_event(tmp_path), *common)
+    assert applied.exit_code == 0, applied.stderr
+    assert store.get_event("Log Events", fresh=True) is not None
+
+
+def test_events_apply_without_a_warehouse_still_checks_the_sql(store, database_url, tmp_path):
+    refused = run(
+        "events",
+        "apply",
+        write_event(tmp_path, sql="DELETE FROM t"),
+        "--database-url",
+        database_url,
+    )
+    assert refused.exit_code != 0 and "Only a single SELECT" in refused.stderr
+    assert store.get_event("Log Events", fresh=True) is None
+
+
 def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_warehouse):
     common = ("--database-url", database_url, "--warehouse-url", demo_warehouse)
     good = run("validate", write_event(tmp_path), *common)
@@ -126,9 +164,10 @@ def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_
     assert missing.exit_code == 2 and "Nope" in missing.stderr
 
 
+@pytest.mark.slow
 def test_validate_preview_and_daily_through_a_server(tmp_path, demo_warehouse):
     from qualevents.keys import KeyService
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
     from tests.serving import running_server
 
     database_url = f"sqlite:///{tmp_path / 'remote.db'}"

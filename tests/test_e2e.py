@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from qualevents.keys import KeyService
-from qualevents.store.sql import open_store
+from qualevents.store import open_store
 from tests.serving import running_server
+
+# Starts real servers (and clusters): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 BASE = "/console/v1/experiments/qualifying_events"
 

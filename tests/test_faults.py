@@ -34,8 +34,11 @@ import httpx
 import pytest
 
 from qualevents.keys import KeyService
-from qualevents.store.sql import open_store
+from qualevents.store import open_store
 from tests.serving import free_port
+
+# Starts real servers (and clusters): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 BASE = "/console/v1/experiments/qualifying_events"
 STARTUP_S = 60

@@ -33,7 +33,7 @@ from qualevents.config import Settings
 from qualevents.errors import ValidationFailed
 from qualevents.keys import KeyService
 from qualevents.models import QualifyingEvent
-from qualevents.store.sql import open_store
+from qualevents.store import open_store
 from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"

@@ -133,3 +133,46 @@ def test_the_checker_catches_an_upward_import(tmp_path: Path, monkeypatch):
     for path in (fake / "models.py", fake / "store" / "sql.py"):
         with pytest.raises(AssertionError):
             test_imports_go_downward(path)
+
+
+def _module_of(target: str) -> str | None:
+    """The module of ours that an import of ``target`` names (a package's ``__init__``, a
+    module, or the module holding an imported name), or None."""
+    path = PACKAGE.parent / Path(*target.split("."))
+    if (path / "__init__.py").is_file() or path.with_suffix(".py").is_file():
+        return target
+    parent = target.rpartition(".")[0]
+    return _module_of(parent) if parent.startswith("qualevents") else None
+
+
+def test_no_import_cycles():
+    """No module imports, directly or through others (even inside a function), a module
+    that imports it back (store/reviews.py and store/sql.py once did)."""
+    graph: dict[str, set[str]] = {}
+    for path in SOURCES:
+        name = module_name(path)
+        graph[name] = {
+            module
+            for _, target in imports_of(path)
+            if target.startswith("qualevents")
+            and (module := _module_of(target)) is not None
+            and module != name
+            # Importing a submodule runs its package's __init__: not a dependency back.
+            and not name.startswith(module + ".")
+        }
+    cycles = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join([*path[path.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "\n".join(cycles)

@@ -10,7 +10,7 @@ from qualevents.config import Settings
 from qualevents.errors import ConfigurationError, RateLimited
 from qualevents.keys import KeyService
 from qualevents.ratelimit import RateLimiter, Rule, parse_rules
-from qualevents.store.sql import open_store
+from qualevents.store import open_store
 from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"

@@ -85,8 +85,9 @@ def test_keys_never_reach_the_logs_in_process(
         assert secret[len("console-") + 3 :] not in logged
 
 
+@pytest.mark.slow
 def test_keys_never_reach_the_real_servers_log(workdir: Path) -> None:  # noqa: F811
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
 
     database_url = f"sqlite:///{workdir / 'q.db'}"
     store = open_store(database_url)
@@ -222,11 +223,11 @@ def warehouse_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[W
 
 @pytest.fixture
 def guarded(warehouse_case: WarehouseCase, tmp_path: Path, store: SQLStore):
-    validation = pytest.importorskip("qualevents.validation")
+    from qualevents.validation import Validator
     from qualevents.warehouse import open_warehouse
 
     warehouse = open_warehouse(warehouse_case.url)
-    validator = validation.Validator(warehouse)
+    validator = Validator(warehouse)
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
         warehouse_url=warehouse_case.url,

@@ -302,6 +302,33 @@ def test_daily_with_a_missing_timestamp_column_says_which(validator: Validator) 
     assert "Did you mean 'ts'?" in caught.value.errors[0].message
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timestamp_column": "tss"},
+        {"id_type_mapping": [IdTypeMapping(statsig_unit_id="userID", column="user_idd")]},
+        {"timestamp_column": "price_usd"},  # a number, not a timestamp
+    ],
+    ids=["timestamp", "unit id", "timestamp type"],
+)
+def test_preview_and_daily_report_a_bad_column_as_validation_does(
+    validator: Validator, change: dict
+) -> None:
+    """One column check: preview and daily refuse with exactly the errors a create's
+    validation reports (same messages, same places), not with wording of their own."""
+    event = SEED_EXAMPLE.model_copy(update=change)
+    report = validator.validate(event, today=TODAY)
+    assert not report.valid
+    expected = [(item.loc, item.message) for item in report.errors]
+    for run in (
+        lambda: validator.preview(event, limit=5, today=TODAY),
+        lambda: validator.daily(event, TODAY, TODAY),
+    ):
+        with pytest.raises(SQLInvalid) as caught:
+            run()
+        assert [(item.loc, item.message) for item in caught.value.errors] == expected
+
+
 def test_preview_and_daily_need_a_warehouse() -> None:
     with pytest.raises(WarehouseUnavailable):
         Validator(None).preview(SEED_EXAMPLE)
@@ -339,9 +366,10 @@ def test_validation_reads_only_the_sql_fields(event: QualifyingEvent) -> None:
 
 def test_a_static_report_is_kept_for_the_same_sql_fields_only() -> None:
     validator = Validator(None)
-    first = validator.validate(SEED_EXAMPLE)
+    # Every day given: a run that crosses midnight must not change the day under the test.
+    first = validator.validate(SEED_EXAMPLE, today=TODAY)
     renamed = SEED_EXAMPLE.model_copy(update={"name": "other", "description": "d"})
-    assert validator.validate(renamed) is first  # same SQL fields: the kept report
+    assert validator.validate(renamed, today=TODAY) is first  # same SQL fields: the kept report
     changes = {
         "sql": "SELECT user_id, ts FROM t",
         "timestamp_column": "created",
@@ -350,7 +378,9 @@ def test_a_static_report_is_kept_for_the_same_sql_fields_only() -> None:
         "skip_validation": True,
     }
     for field_name, value in changes.items():
-        changed = validator.validate(SEED_EXAMPLE.model_copy(update={field_name: value}))
+        changed = validator.validate(
+            SEED_EXAMPLE.model_copy(update={field_name: value}), today=TODAY
+        )
         assert changed is not first, field_name
     tomorrow = validator.validate(SEED_EXAMPLE, today=TODAY + timedelta(days=1))
     assert tomorrow is not first

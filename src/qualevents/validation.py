@@ -275,18 +275,20 @@ class Validator:
     def _timestamp_type(
         self, warehouse: Warehouse, query: exp.Query, event: QualifyingEvent
     ) -> str:
-        """The type of the event's timestamp column; SQLInvalid when it is missing."""
+        """The type of the event's timestamp column; SQLInvalid with the checks' own errors
+        (the ones validation reports: sql/checks.py) when the definition does not fit the
+        query's columns."""
         columns = warehouse.describe(query)
+        found = check_event(event, columns, self.dialect)
         name = (event.timestamp_column or "").strip()
         index = ColumnIndex(columns, self.dialect)
         column = index.find(name)
-        if column is None:
-            message = index.missing(f"timestampColumn {name!r}", name)
-            raise SQLInvalid(message, [ErrorItem(("timestamp_column",), message)])
-        for i, mapping in enumerate(event.id_type_mapping or []):
-            if index.find(mapping.column) is None:
-                message = index.missing(f"idTypeMapping column {mapping.column!r}", mapping.column)
-                raise SQLInvalid(message, [ErrorItem(("id_type_mapping", i, "column"), message)])
+        if column is None and not found.errors:
+            # No timestamp column named at all: the query builders need one.
+            found.error(("timestamp_column",), index.missing(f"timestampColumn {name!r}", name))
+        if found.errors:
+            raise SQLInvalid(found.errors[0].message, found.errors)
+        assert column is not None
         return column.type
 
     def preview(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import qualevents
 from qualevents.api.app import create_app
 from qualevents.store.sql import SQLStore
 from tests.bridge import in_process_client
@@ -21,7 +23,9 @@ EVENT = {
     "timestampColumn": "ts",
     "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"}],
 }
-LEAK_MARKERS = ("Traceback", 'File "', "/work/", "site-packages", "RuntimeError", "sqlalchemy")
+# The checkout's own path, wherever it was cloned (a server path must never be echoed).
+SOURCE_ROOT = str(Path(qualevents.__file__).resolve().parents[2])
+LEAK_MARKERS = ("Traceback", 'File "', SOURCE_ROOT, "site-packages", "RuntimeError", "sqlalchemy")
 SECRET_IN_FAILURE = "s3cr3t-from-the-database-driver"
 
 

@@ -20,9 +20,6 @@ class StuckStore(SQLStore):
     def __init__(self, engine) -> None:
         super().__init__(engine)
         self.released = threading.Event()
-        # A store whose reads can block must not have them run on the event loop.
-        self.inline_reads = False
-        self.cached_reads = False
 
     def get_event(self, name: str, *, fresh: bool = False):
         if name == "stuck":

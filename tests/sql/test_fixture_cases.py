@@ -36,6 +36,11 @@ def test_syntax_errors_carry_line_and_column(case: Case) -> None:
     item = caught.value.errors[0]
     assert item.loc == ("sql",)
     assert item.message
+    # Built from sqlglot's structured fields: no parser internals reach the user.
+    for internal in ("<class", "<Token", "sqlglot", "TokenType"):
+        assert internal not in item.message
+    if "message" in case.meta:
+        assert item.message == case.meta["message"]
     if "line" in case.meta:
         assert item.extra["line"] == int(case.meta["line"])
         assert item.extra["highlight"]

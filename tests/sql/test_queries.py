@@ -171,3 +171,29 @@ def test_static_inference_of_a_star_is_incomplete() -> None:
 )
 def test_type_vocabulary(raw: str, dialect: str, expected: str) -> None:
     assert normalize_type(raw, dialect) == expected
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_experiment_start_macro_has_the_builders_timestamp_type(dialect: str) -> None:
+    """A definition comparing its timestamp with ``{statsig_experiment_start_timestamp}``
+    inside the preview's time filter: every timestamp literal of the query is one type
+    (on BigQuery TIMESTAMP, never DATETIME, which BigQuery refuses to compare with it)."""
+    event = QualifyingEvent(
+        name="since start",
+        sql="SELECT user_id, ts FROM events WHERE ts >= {statsig_experiment_start_timestamp}",
+        timestamp_column="ts",
+        id_type_mapping=[IdTypeMapping(statsig_unit_id="userID", column="user_id")],
+    )
+    query = effective_query(event, dialect, WINDOW)
+    built = preview_query(
+        event, query, dialect, limit=5, since=WINDOW.start, until=WINDOW.end, ts_type="timestamp"
+    ).sql(dialect=dialect)
+    casts = [
+        cast.to.sql(dialect=dialect)
+        for cast in sqlglot.parse_one(built, read=dialect).find_all(sqlglot.exp.Cast)
+        if isinstance(cast.this, sqlglot.exp.Literal) and ":" in cast.this.name
+    ]
+    assert len(casts) == 3  # the macro and the two bounds of the time filter
+    assert len(set(casts)) == 1, casts
+    if dialect == "bigquery":
+        assert casts[0] == "TIMESTAMP"

@@ -9,9 +9,9 @@ import pytest
 
 from qualevents.errors import Unauthorized
 from qualevents.keys import KeyService
+from qualevents.store import open_store
 from qualevents.store.base import Actor
 from qualevents.store.cache import ChangeWatchedCache
-from qualevents.store.sql import open_store
 from tests.factories import event
 
 ACTOR = Actor("k", "test")
@@ -28,8 +28,8 @@ def two_stores(tmp_path: Path):
 
 def test_both_stores_cache(two_stores, store):
     first, _ = two_stores
-    assert first._cache is not None
-    assert store._cache is not None
+    assert first.cache is not None
+    assert store.cache is not None
 
 
 def test_a_change_through_another_store_is_read_at_once(two_stores):
@@ -68,7 +68,7 @@ def test_a_value_read_across_a_commit_is_not_kept(two_stores):
     loads = []
 
     def load_then_commit_elsewhere():
-        value = first._load_event("E")
+        value = first.store.get_event("E")
         loads.append(value)
         if len(loads) == 1:
             second.replace_event(event("E", "new"), ACTOR)
@@ -113,13 +113,13 @@ def test_an_event_commit_keeps_cached_keys_and_a_key_commit_drops_them(two_store
     _, secret = keys.create("ci")
     key = keys.authenticate(secret)
     loads: list[str] = []
-    real_load = first._load_key
+    real_load = first.store.get_key_by_hash
 
-    def counting_load(key_hash: str):
+    def counting_load(key_hash: str, *, fresh: bool = False):
         loads.append(key_hash)
-        return real_load(key_hash)
+        return real_load(key_hash, fresh=fresh)
 
-    first._load_key = counting_load
+    first.store.get_key_by_hash = counting_load
     keys.authenticate(secret)
     assert loads == []  # cached
     second.create_event(event("E"), ACTOR)  # another process changes only events
@@ -139,7 +139,7 @@ def test_the_page_space_holds_at_most_max_entries_events(tmp_path):
     try:
         for i in range(30):
             store.create_event(event(f"E{i:02d}"), ACTOR)
-        store._cache._spaces._max_weight = 25  # as if MAX_ENTRIES were 25
+        store.cache._spaces._max_weight = 25  # as if MAX_ENTRIES were 25
         first = store.list_event_documents(0, 20)
         assert store.list_event_documents(0, 20) is first  # kept: weighs 20
         second = store.list_event_documents(20, 10)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import event as sa_event
 
+from qualevents.store import open_store
 from qualevents.store.base import Actor
 from qualevents.store.notify import NotifiedCache
-from qualevents.store.sql import open_store
 from tests.conftest import _admin_url, seen_by
 from tests.factories import event
 
@@ -24,7 +23,7 @@ def two_processes(postgres_database_url):
     for store in (first, second):
         if store.get_event("E", fresh=True):
             store.delete_event("E", ACTOR)
-    assert isinstance(first._cache, NotifiedCache) and first._cache.listening
+    assert isinstance(first.cache, NotifiedCache) and first.cache.listening
     yield first, second
     first.close()
     second.close()
@@ -53,7 +52,7 @@ def test_a_process_reads_its_own_writes_at_once(two_processes):
 
 def test_own_notifications_are_not_counted(two_processes):
     first, second = two_processes
-    cache = first._cache
+    cache = first.cache
     with cache.notified:
         before = cache.notifications
     first.create_event(event("E"), ACTOR)  # notifies, but first dropped its cache already
@@ -65,27 +64,36 @@ def test_own_notifications_are_not_counted(two_processes):
 
 
 def test_only_writes_to_cached_data_notify(two_processes):
-    _, second = two_processes
-    sent: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        sent.append(statement)
-
-    sa_event.listen(second.engine, "before_cursor_execute", record)
-    try:
-        second.take_token("bucket", 10.0, 1.0, 0.0)  # rate limit buckets: not cached
-        assert not any("pg_notify" in statement for statement in sent)
+    first, second = two_processes
+    cache = first.cache
+    with cache.notified:
+        before = cache.notifications
+    second.take_token("bucket", 10.0, 1.0, 0.0)  # rate limit buckets: not cached
+    second.set_setting("requireReviews", "false")  # settings: not cached
+    with seen_by(first):
         second.create_event(event("E"), ACTOR)
-        assert sum("pg_notify" in statement for statement in sent) == 1
-    finally:
-        sa_event.remove(second.engine, "before_cursor_execute", record)
+    # Notifications arrive in commit order: only the create's was sent.
+    with cache.notified:
+        assert cache.notifications == before + 1
+
+
+def test_a_change_made_with_plain_sql_drops_the_cache(two_processes, postgres_database_url):
+    """The database itself notifies (a trigger), so even a write from outside qualevents
+    (psql, a migration script) reaches every process's cache."""
+    first, second = two_processes
+    second.create_event(event("E", "one"), ACTOR)
+    assert first.get_event("E").event.description == "one"  # cached now
+    with seen_by(first), psycopg.connect(_admin_url(postgres_database_url)) as conn:
+        conn.execute("DELETE FROM revisions WHERE event_name = 'E'")
+        conn.execute("DELETE FROM qualifying_events WHERE name = 'E'")
+    assert first.get_event("E") is None
 
 
 def test_the_cache_is_off_while_the_listener_is_down_and_empty_when_back(
     two_processes, postgres_database_url, caplog
 ):
     first, second = two_processes
-    cache = first._cache
+    cache = first.cache
     second.create_event(event("E", "one"), ACTOR)
     assert first.get_event("E").event.description == "one"
     with cache.notified:
@@ -113,7 +121,7 @@ def test_mutations_start_from_the_database_even_when_the_cache_is_behind(two_pro
 
     first, second = two_processes
     # first never hears of second's commits: its cache stays behind on purpose.
-    first._cache._notified = lambda: None
+    first.cache._notified = lambda: None
     second.create_event(event("E", "one"), ACTOR)
     assert first.get_event("E").event.description == "one"  # cached
     replaced = second.replace_event(event("E", "two", tags=["from-second"]), ACTOR)

@@ -14,8 +14,8 @@ import pytest
 from qualevents.errors import NameInUse, PreconditionFailed, QualifyingEventNotFound
 from qualevents.models import IdTypeMapping, KeyKind, QualifyingEvent
 from qualevents.service import QualifyingEventService
+from qualevents.store import SQLStore, open_store
 from qualevents.store.base import Actor
-from qualevents.store.sql import SQLStore, open_store
 from tests.bridge import in_process_client
 
 ACTOR = Actor(key_id="key-1", key_name="tester")

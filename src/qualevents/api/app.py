@@ -110,7 +110,7 @@ def create_app(
     given (tests, the CLI), otherwise they are opened from the settings. ``hot_reads``:
     answer reads and list pages without the router (``api.hot_reads``; tests compare)."""
     if store is None:
-        from qualevents.store.sql import open_store
+        from qualevents.store import open_store
 
         store = open_store(settings.database_url)
     app = FastAPI(

@@ -37,7 +37,7 @@ from qualevents.models import ApiKey
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
 from qualevents.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QualifyingEventService
-from qualevents.store.base import Actor, Store, WouldBlock
+from qualevents.store.base import Actor, Store
 
 API_VERSIONS = ("20240601",)
 _WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
@@ -74,35 +74,14 @@ async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def reading(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a read-only use case: inline where the store says its reads are quick and
-    non-blocking (SQLite) and no rate limit has to write its buckets; inline as far as the
-    cache answers (PostgreSQL), else in the pool."""
-    context = context_of(request)
-    store = context.store
-    if not context.rate_limiter.enabled:
-        if store.inline_reads:
-            return function(*args, **kwargs)
-        if store.cached_reads:
-            # A cache hit needs no thread; a miss stops before its round trip.
-            return await _inline_else_blocking(store, function, *args, **kwargs)
+    """Run a read-only use case in the thread pool."""
     return await blocking(function, *args, **kwargs)
 
 
 async def writing(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a use case that writes: inline where the store's writes are local and never wait
-    (SQLite, inside ``non_blocking()``) and the validator makes no warehouse round trip,
-    else in the pool. When another process holds SQLite's write lock the inline attempt
-    stops before writing anything and the use case runs again in the pool, where it may
-    wait."""
-    context = context_of(request)
-    store = context.store
-    runner = getattr(context.validator, "runner", None)
-    if runner is not None:  # validation asks the warehouse: on its threads, not the store's
-        return await on_warehouse(request, function, *args, lane="checks", **kwargs)
-    if store.inline_writes and context.validator is None:
-        return await _inline_else_blocking(store, function, *args, **kwargs)
-    # Static validation parses SQL: off the event loop, under the request's deadline.
-    return await blocking(function, *args, **kwargs)
+    """Run a use case that writes in the thread pool; on the warehouse's validation threads
+    when its validation asks the warehouse."""
+    return await validating(request, function, *args, **kwargs)
 
 
 async def validating(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -123,18 +102,6 @@ async def on_warehouse(
     runner = context_of(request).validator.runner
     key = getattr(request.state, "key", None)
     return await runner.run(getattr(key, "id", None), function, *args, lane=lane, **kwargs)
-
-
-async def _inline_else_blocking(
-    store: Store, function: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    """``function`` on the event loop inside ``store.non_blocking()``; when it would have to
-    wait (WouldBlock: nothing was written), again in the pool."""
-    try:
-        with store.non_blocking():
-            return function(*args, **kwargs)
-    except WouldBlock:
-        return await blocking(function, *args, **kwargs)
 
 
 def context_of(request: Request) -> AppContext:
@@ -271,7 +238,7 @@ def expected_revision(request: Request) -> int | None:
 
 def encode_json(body: dict[str, Any]) -> bytes:
     # pydantic-core writes the same bytes as json.dumps(ensure_ascii=False, compact) for
-    # our bodies (str, int, bool, None, lists, dicts), 4x faster on a page of 100 events.
+    # our bodies (str, int, bool, None, lists, dicts), faster (docs/benchmarks.md).
     return to_json(body)
 
 

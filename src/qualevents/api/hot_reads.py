@@ -3,7 +3,7 @@ event, list a page) answered without FastAPI's router. Imports ``api.errors``,
 ``api.routes.qualifying_events``, ``errors``.
 
 Matching a path against every route and solving each route's dependencies cost more than
-a cached read itself (about 40% of its CPU). These two GETs run the very handler functions
+a cached read itself (docs/benchmarks.md). These two GETs run the very handler functions
 the routes run (``read_one``, ``list_page``), with the same authentication and errors, so
 the answers are byte for byte the router's; tests/api/test_hot_reads.py compares them. The
 middleware sits inside ``GuardMiddleware``, so the deadline and the 500 guard apply. Every

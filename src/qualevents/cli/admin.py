@@ -11,7 +11,15 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from qualevents.cli.common import DatabaseUrl, app, fail, open_local_store, out
+from qualevents.cli.common import (
+    DatabaseUrl,
+    WarehouseUrl,
+    app,
+    fail,
+    open_local_store,
+    out,
+    settings_from,
+)
 from qualevents.errors import ErrorItem, Forbidden, QualeventsError
 
 settings_app = typer.Typer(help="Project settings, e.g. whether changes need a review.")
@@ -23,12 +31,24 @@ SETTING_NAMES = {"require-reviews": "require_reviews"}
 Force = Annotated[bool, typer.Option("--force", help="Also change an isReadOnly event")]
 
 
-def _services(database_url: str | None):
+def _services(database_url: str | None, warehouse_url: str | None = None, *, validate=False):
+    """The services on the local database; with ``validate``, writes are checked against
+    the configured warehouse as the API checks them (statically with ``none``)."""
     from qualevents.reviews import ReviewService
     from qualevents.service import QualifyingEventService
 
     store = open_local_store(database_url)
-    events = QualifyingEventService(store)
+    validator = None
+    if validate:
+        from qualevents.runtime import open_warehouse_for
+        from qualevents.validation import Validator
+
+        settings = settings_from(database_url=database_url, warehouse_url=warehouse_url)
+        try:
+            validator = Validator(open_warehouse_for(settings))
+        except QualeventsError as error:
+            fail(error)
+    events = QualifyingEventService(store, validator)
     return events, ReviewService(store, events)
 
 
@@ -116,13 +136,15 @@ def events_apply(
     path: Annotated[typer.FileText, typer.Argument(help="Event JSON (API format), '-' for stdin")],
     force: Force = False,
     database_url: DatabaseUrl = None,
+    warehouse_url: WarehouseUrl = None,
 ) -> None:
-    """Create the event, or replace it when the name exists (like the API's update).
-    Runs the domain checks; warehouse checks need a server or `qualevents validate`."""
+    """Create the event, or replace it when the name exists (like the API's update), after
+    the checks the API runs: the domain's, then the SQL's against the warehouse (a missing
+    table or column stops it; nothing is stored)."""
     from qualevents.api.errors import from_pydantic
     from qualevents.api.schemas import CreateBody
 
-    events, _ = _services(database_url)
+    events, _ = _services(database_url, warehouse_url, validate=True)
     try:
         body = CreateBody.model_validate_json(path.read())
     except ValidationError as exc:

@@ -12,7 +12,7 @@ from qualevents.config import DEFAULT_DATABASE_URL, Settings
 from qualevents.errors import QualeventsError
 
 if TYPE_CHECKING:
-    from qualevents.store.sql import SQLStore
+    from qualevents.store import SQLStore
 
 app = typer.Typer(
     help="qualevents: a self-hostable, Statsig-compatible Console API for qualifying events.\n\n"
@@ -42,18 +42,24 @@ def settings_from(**overrides: object) -> Settings:
 
 
 def fail(error: QualeventsError) -> None:
-    err.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    # Escaped: a message such as "pip install 'qualevents[bigquery]'" is not markup.
+    err.print(f"[red]error:[/red] {escape(str(error))}", markup=True, highlight=False)
     raise typer.Exit(2)
 
 
 def open_local_store(database_url: str | None) -> SQLStore:
-    from qualevents.store.sql import open_store
+    from qualevents.store import SQLStore, open_store
 
     settings = settings_from(database_url=database_url)
     try:
-        return open_store(settings.database_url)
+        # A command lives for one call: nothing to cache.
+        store = open_store(settings.database_url, cache=False)
     except QualeventsError as error:
         fail(error)
+    assert isinstance(store, SQLStore)
+    return store
 
 
 RemoteUrl = Annotated[

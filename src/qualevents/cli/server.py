@@ -50,8 +50,8 @@ def serve(
     """Run the HTTP API (migrates the database first)."""
     import uvicorn
 
+    from qualevents.store.engine import create_engine_for
     from qualevents.store.migrate import upgrade
-    from qualevents.store.sql import create_engine_for
 
     settings = settings_from(
         database_url=database_url,
@@ -71,6 +71,8 @@ def serve(
         prepare_warehouse(settings)
         if settings.demo:
             _ensure_demo_key(settings.database_url)
+        else:
+            _hint_without_keys(settings.database_url)
     except QualeventsError as error:
         fail(error)
     # Workers are separate processes: hand them the settings through the environment.
@@ -94,10 +96,25 @@ def serve(
     )
 
 
+def _hint_without_keys(database_url: str) -> None:
+    """On a database without a usable key, say how to make one (the server still starts:
+    keys can be made while it runs)."""
+    from qualevents.runtime import missing_key_hint
+    from qualevents.store import open_store
+
+    store = open_store(database_url, cache=False)
+    try:
+        hint = missing_key_hint(store, database_url)
+    finally:
+        store.close()
+    if hint:
+        err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False)
+
+
 def _ensure_demo_key(database_url: str) -> None:
     """With --demo on a database without keys, make one so the demo is usable at once."""
     from qualevents.keys import KeyService
-    from qualevents.store.sql import open_store
+    from qualevents.store import open_store
 
     store = open_store(database_url)
     try:
@@ -165,8 +182,8 @@ def keys_revoke(
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Apply pending migrations (serve does this too)."""
+    from qualevents.store.engine import create_engine_for
     from qualevents.store.migrate import current_revision, upgrade
-    from qualevents.store.sql import create_engine_for
 
     settings = settings_from(database_url=database_url)
     try:

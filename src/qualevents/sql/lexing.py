@@ -1,19 +1,40 @@
-"""A small scanner that splits SQL text into code, string literals, comments and quoted
-identifiers, driven by the dialect's own tokenizer settings (sqlglot). Text rewrites
-(``macros``, ``references``) use it so that they never touch a string or a comment.
-Imports ``sqlglot`` only.
+"""Splits SQL text into code, string literals, comments and quoted identifiers, from the
+offsets of the dialect's own tokens (sqlglot's tokenizer). Text rewrites (``macros``,
+``references``) use it so that they never touch a string or a comment. Imports ``sqlglot``
+only.
+
+Every token carries its ``start`` and ``end`` offsets in the text; what lies between two
+tokens is whitespace or comments. A backtick in a dialect that does not quote with
+backticks (PostgreSQL, DuckDB, Snowflake, ...) is a token of its own, so the text from one
+such backtick to the next is a ``backtick`` segment (BigQuery-style references that
+``sql.references`` rewrites). Text the tokenizer cannot read (an unterminated string) is
+one code segment: parsing it reports the error, with its position.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
 
 Kind = Literal["code", "string", "comment", "identifier", "backtick"]
+
+STRING_TOKENS = frozenset(
+    {
+        TokenType.STRING,
+        TokenType.NATIONAL_STRING,
+        TokenType.RAW_STRING,
+        TokenType.BYTE_STRING,
+        TokenType.BIT_STRING,
+        TokenType.HEX_STRING,
+        TokenType.HEREDOC_STRING,
+        TokenType.UNICODE_STRING,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -22,73 +43,63 @@ class Segment:
     text: str
 
 
-@dataclass(frozen=True)
-class _Rules:
-    pattern: re.Pattern[str]  # one alternative per kind of non-code span
-    backtick_native: bool
-
-
-def _quoted(open_: str, close: str, escapes: tuple[str, ...]) -> str:
-    """A regex for a quoted span, unterminated spans running to the end of the text."""
-    o, c = re.escape(open_), re.escape(close)
-    if len(close) > 1:
-        return rf"{o}.*?(?:{c}|\Z)"
-    parts = [rf"[^{c}\\]"] if "\\" in escapes else [rf"[^{c}]"]
-    if "\\" in escapes:
-        parts.append(r"\\.")
-    if close in escapes or close in ('"', "`"):
-        parts.append(rf"{c}{c}")
-    return rf"{o}(?:{'|'.join(parts)})*(?:{c}|\Z)"
-
-
 @lru_cache(maxsize=64)
-def _rules(dialect: str | None) -> _Rules:
-    tokenizer = Dialect.get_or_raise(dialect).tokenizer_class
-    escapes = tuple(tokenizer.STRING_ESCAPES)
-    identifiers = [i[0] if isinstance(i, tuple) else i for i in tokenizer.IDENTIFIERS]
-    strings: list[tuple[str, str]] = [
-        q if isinstance(q, tuple) else (q, q) for q in tokenizer.QUOTES
-    ]
-    strings.append(("$$", "$$"))  # dollar quoting (PostgreSQL, DuckDB, Snowflake)
-    strings.sort(key=lambda pair: -len(pair[0]))
-    line_comments = sorted(
-        (c for c in tokenizer.COMMENTS if isinstance(c, str)), key=len, reverse=True
-    )
-    alternatives = [
-        r"(?P<comment>/\*.*?(?:\*/|\Z)"
-        + "".join(f"|{re.escape(c)}[^\n]*" for c in line_comments)
-        + ")",
-        "(?P<identifier>"
-        + "|".join(_quoted(q, q, ()) for q in identifiers if q != "`")
-        + ("|" if any(q != "`" for q in identifiers) else "")
-        + ("`(?:[^`]|``)*(?:`|\\Z)" if "`" in identifiers else "(?!)")
-        + ")",
-        "(?P<backtick>" + ("(?!)" if "`" in identifiers else "`(?:[^`]|``)*(?:`|\\Z)") + ")",
-        "(?P<string>"
-        + "|".join(_quoted(o, c, escapes) for o, c in strings if o not in identifiers)
-        + ")",
-    ]
-    return _Rules(
-        pattern=re.compile("|".join(alternatives), re.DOTALL),
-        backtick_native="`" in identifiers,
-    )
-
-
-def split(sql: str, dialect: str | None = None) -> list[Segment]:
-    """Segments whose texts, joined, give back ``sql`` exactly."""
-    segments: list[Segment] = []
-    position = 0
-    for match in _rules(dialect).pattern.finditer(sql):
-        if match.start() > position:
-            segments.append(Segment("code", sql[position : match.start()]))
-        kind = match.lastgroup
-        segments.append(Segment(kind, match.group()))  # type: ignore[arg-type]
-        position = match.end()
-    if position < len(sql):
-        segments.append(Segment("code", sql[position:]))
-    return segments
+def _dialect(dialect: str | None) -> Dialect:
+    return Dialect.get_or_raise(dialect)
 
 
 def backtick_is_native(dialect: str | None) -> bool:
     """Whether the dialect itself quotes identifiers with backticks (BigQuery, Databricks)."""
-    return _rules(dialect).backtick_native
+    identifiers = _dialect(dialect).tokenizer_class.IDENTIFIERS
+    return any((i[0] if isinstance(i, tuple) else i) == "`" for i in identifiers)
+
+
+def _tokens(sql: str, dialect: str | None) -> list[Token] | None:
+    try:
+        return _dialect(dialect).tokenize(sql)
+    except TokenError:
+        return None
+
+
+def split(sql: str, dialect: str | None = None) -> list[Segment]:
+    """Segments whose texts, joined, give back ``sql`` exactly."""
+    tokens = _tokens(sql, dialect)
+    if tokens is None:
+        return [Segment("code", sql)] if sql else []
+    segments: list[Segment] = []
+
+    def add(kind: Kind, text: str) -> None:
+        if not text:
+            return
+        if kind == "code" and segments and segments[-1].kind == "code":
+            segments[-1] = Segment("code", segments[-1].text + text)
+        else:
+            segments.append(Segment(kind, text))
+
+    position = 0
+    backtick_from: int | None = None  # offset of an open non-native backtick
+    for token in tokens:
+        start, end = token.start, token.end + 1
+        if backtick_from is not None:
+            if token.token_type is TokenType.UNKNOWN and token.text == "`":
+                add("backtick", sql[backtick_from:end])
+                backtick_from = None
+                position = end
+            continue
+        gap = sql[position:start]
+        add("code" if not gap.strip() else "comment", gap)
+        if token.token_type is TokenType.UNKNOWN and token.text == "`":
+            backtick_from = start
+        elif token.token_type in STRING_TOKENS:
+            add("string", sql[start:end])
+        elif token.token_type is TokenType.IDENTIFIER:
+            add("identifier", sql[start:end])
+        else:
+            add("code", sql[start:end])
+        position = end
+    if backtick_from is not None:  # unterminated: runs to the end of the text
+        add("backtick", sql[backtick_from:])
+        position = len(sql)
+    tail = sql[position:]
+    add("code" if not tail.strip() else "comment", tail)
+    return segments

@@ -1,5 +1,5 @@
 """Statsig's date macros, replaced by literals of the target dialect before SQL is parsed.
-Imports ``sqlglot`` and ``sql.lexing``.
+Imports ``sql.lexing`` and ``sql.literals``.
 
 Documented macros (Statsig Warehouse Native, "Query tools"):
 
@@ -8,8 +8,10 @@ Documented macros (Statsig Warehouse Native, "Query tools"):
   the same DATE.
 - ``{statsig_start_date_int}``, ``{statsig_end_date_int}``: the day as a number, 20230901,
   for integer date partitions.
-- ``{statsig_experiment_start_timestamp}``: a TIMESTAMP; outside an experiment (which is
-  always the case for a qualifying event on its own) ``TIMESTAMP('1970-01-01')``.
+- ``{statsig_experiment_start_timestamp}``: a TIMESTAMP (the dialect's usual event
+  timestamp, the type the query builders compare with: BigQuery's TIMESTAMP, not its
+  DATETIME); outside an experiment (which is always the case for a qualifying event on its
+  own) ``TIMESTAMP('1970-01-01')``.
 
 Inside a string literal a macro becomes the bare text (``'{statsig_start_date}'`` ->
 ``'2023-09-01'``), so a string partition such as ``dt = '{statsig_start_date}'`` works.
@@ -21,11 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-
-from sqlglot import exp
 
 from qualevents.sql.lexing import split
+from qualevents.sql.literals import TIMESTAMP_FORMAT, date_literal, timestamp_literal
 
 MACRO_RE = re.compile(
     r"\{\s*statsig_(start_date|end_date|start_date_int|end_date_int|"
@@ -51,23 +51,12 @@ class DateRange:
     experiment_start: datetime = EPOCH
 
 
-@lru_cache(maxsize=256)
-def date_literal(day: date, dialect: str | None) -> str:
-    return exp.cast(exp.Literal.string(day.isoformat()), "DATE").sql(dialect=dialect)
-
-
-@lru_cache(maxsize=256)
-def timestamp_literal(moment: datetime, dialect: str | None) -> str:
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    return exp.cast(exp.Literal.string(text), "TIMESTAMP").sql(dialect=dialect)
-
-
 def _values(kind: str, window: DateRange, dialect: str | None) -> tuple[str, str]:
     """(the typed SQL literal, the bare text) a macro stands for."""
     kind = kind.lower()
     if kind == "experiment_start_timestamp":
         moment = window.experiment_start
-        return timestamp_literal(moment, dialect), moment.strftime("%Y-%m-%d %H:%M:%S")
+        return timestamp_literal(moment, dialect), moment.strftime(TIMESTAMP_FORMAT)
     day = window.start if kind.startswith("start") else window.end
     if kind.endswith("_int"):
         number = day.strftime("%Y%m%d")

@@ -10,8 +10,8 @@ knows them.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -52,9 +52,8 @@ _FORBIDDEN = (
     exp.LoadData,
     exp.Lock,
 )
-_CLASS_RE = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
-# sqlglot describes tokens by their repr: "<Token token_type: TokenType.WHERE, text: WHERE, ...>".
-_TOKEN_RE = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>")
+# sqlglot reports at most this many problems of one text; we pass on the first few.
+MAX_SYNTAX_ITEMS = 5
 
 
 def _statement_name(node: exp.Expression) -> str:
@@ -73,26 +72,30 @@ def _statement_name(node: exp.Expression) -> str:
     return node.key.upper()
 
 
+def _syntax_item(detail: dict[str, Any], loc: Loc) -> ErrorItem:
+    """One of ``ParseError.errors`` as an item, from its structured fields only: where
+    (``line``, ``col``), the offending text (``highlight``) and what follows it
+    (``end_context``). sqlglot's ``description`` is left out: it names parser internals
+    (``<class 'sqlglot.expressions.core.Paren'>``, token reprs) that mean nothing to a user."""
+    line, column = detail.get("line"), detail.get("col")
+    highlight = str(detail.get("highlight") or "")
+    extra = {
+        key: value
+        for key, value in (("line", line), ("column", column), ("highlight", highlight))
+        if value not in (None, "")
+    }
+    message = f"Syntax error near {highlight!r}" if highlight else "Syntax error"
+    if not str(detail.get("end_context") or "").strip():
+        message += ", at the end of the SQL"
+    if line is not None:
+        message += f" (line {line}, column {column if column is not None else '?'})"
+    return ErrorItem(loc, message, extra)
+
+
 def parse_error_items(error: SqlglotError, loc: Loc = ("sql",)) -> list[ErrorItem]:
     """sqlglot's parse errors as items with line, column and the offending text."""
     if isinstance(error, ParseError) and error.errors:
-        items = []
-        for detail in error.errors[:5]:
-            extra = {
-                key: value
-                for key, value in (
-                    ("line", detail.get("line")),
-                    ("column", detail.get("col")),
-                    ("highlight", detail.get("highlight")),
-                )
-                if value not in (None, "")
-            }
-            message = _CLASS_RE.sub(r"\1", str(detail.get("description") or "Invalid SQL"))
-            message = _TOKEN_RE.sub(r"'\1'", message)
-            if extra.get("line") is not None:
-                message = f"{message} (line {extra['line']}, column {extra.get('column', '?')})"
-            items.append(ErrorItem(loc, message, extra))
-        return items
+        return [_syntax_item(detail, loc) for detail in error.errors[:MAX_SYNTAX_ITEMS]]
     if isinstance(error, TokenError):
         return [ErrorItem(loc, f"Cannot read the SQL: {error}")]
     return [ErrorItem(loc, f"Invalid SQL: {error}")]

@@ -1,7 +1,8 @@
 """The queries qualevents runs for a qualifying event, built as sqlglot expressions and
 rendered in the warehouse's dialect: the effective query, the zero-row schema probe, the
 preview and the daily aggregate. Imports ``sqlglot``, ``models``, ``errors`` and
-``sql.guard``, ``sql.macros``, ``sql.parse``, ``sql.references``, ``sql.schema``.
+``sql.guard``, ``sql.literals``, ``sql.macros``, ``sql.parse``, ``sql.references``,
+``sql.schema``.
 
 Every builder wraps the effective query as a derived table ``s``, so ORDER BY, LIMIT or
 CTEs inside it keep their meaning.
@@ -19,32 +20,18 @@ from sqlglot.dialects.dialect import Dialect
 from qualevents.errors import ErrorItem, SQLInvalid
 from qualevents.models import QualifyingEvent, SourceType
 from qualevents.sql import guard
+from qualevents.sql.literals import date_value, timestamp_type, timestamp_value
 from qualevents.sql.macros import DateRange
 from qualevents.sql.parse import parse_error_items, parse_query
 from qualevents.sql.references import table_reference
 from qualevents.sql.schema import DATE, TIMESTAMP
 
 SUBQUERY_ALIAS = "s"
-# sqlglot's TIMESTAMP is the zone-less one; BigQuery's TIMESTAMP is sqlglot's TIMESTAMPTZ.
-_TIMESTAMP_TYPE = {"bigquery": exp.DataType.Type.TIMESTAMPTZ}
 
 
 def column(name: str) -> exp.Column:
     """A column as the definition names it (quoted only when it has to be)."""
     return exp.column(exp.to_identifier(name.strip()))
-
-
-def date_value(day: date) -> exp.Expression:
-    return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.Type.DATE)
-
-
-def _timestamp_type(dialect: str | None) -> exp.DataType.Type:
-    return _TIMESTAMP_TYPE.get((dialect or "").lower(), exp.DataType.Type.TIMESTAMP)
-
-
-def timestamp_value(moment: datetime, dialect: str | None = None) -> exp.Expression:
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    return exp.cast(exp.Literal.string(text), _timestamp_type(dialect))
 
 
 def custom_fields(event: QualifyingEvent) -> list[tuple[int, str, str]]:
@@ -100,7 +87,7 @@ def schema_probe(query: exp.Query) -> exp.Select:
 def _as_timestamp(ts: exp.Expression, ts_type: str | None, dialect: str | None) -> exp.Expression:
     if ts_type in (TIMESTAMP, DATE):
         return ts
-    return exp.cast(ts, _timestamp_type(dialect))
+    return exp.cast(ts, timestamp_type(dialect))
 
 
 def day_of(ts_name: str, ts_type: str | None, dialect: str | None = None) -> exp.Expression:

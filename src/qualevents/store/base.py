@@ -6,7 +6,6 @@ Every backend (SQLite, PostgreSQL, through ``SQLStore``) passes the same conform
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -14,13 +13,6 @@ from typing import Any, Generic, Protocol, TypeVar
 from qualevents.models import ApiKey, KeyKind, QualifyingEvent, StoredQualifyingEvent
 
 T = TypeVar("T")
-
-
-class WouldBlock(Exception):
-    """Raised inside a store's ``non_blocking()`` when the call would have to wait: for
-    another writer's lock (SQLite) or for the network (a PostgreSQL read the cache cannot
-    answer, any PostgreSQL write). Nothing was written: the caller retries where waiting
-    is harmless (a worker thread)."""
 
 
 @dataclass(frozen=True)
@@ -56,16 +48,6 @@ class Revision:
 
 
 class Store(Protocol):
-    # Where callers may run store calls on the event loop instead of a thread:
-    inline_reads: bool  # every read is local and quick (SQLite)
-    inline_writes: bool  # writes are local and quick, inside non_blocking() (SQLite files)
-    cached_reads: bool  # reads may be answered from memory, inside non_blocking()
-
-    def non_blocking(self) -> AbstractContextManager[None]:
-        """Inside, a call that would wait (a lock, a network round trip) raises
-        ``WouldBlock`` having written nothing."""
-        ...
-
     def create_event(
         self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
     ) -> StoredQualifyingEvent:

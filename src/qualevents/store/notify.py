@@ -1,11 +1,12 @@
 """A read cache for the PostgreSQL store, dropped by ``LISTEN``/``NOTIFY``. Imports
 ``store.cache`` only.
 
-Every write transaction that changes cached data (events, keys) sends ``NOTIFY`` on
-``CHANNEL``; PostgreSQL delivers it to every listening connection when, and only if, the
-transaction commits. Each store keeps one listening connection in a thread and drops its
-whole cache on each notification. A process's own writes also drop its cache as they
-commit, so a process always reads its own writes.
+Every statement that changes cached data (events, keys) sends ``NOTIFY`` on ``CHANNEL``
+from a trigger (migration 0004), with the writing connection's ``application_name`` as
+payload; PostgreSQL delivers it to every listening connection when, and only if, the
+transaction commits. Each cache keeps one listening connection in a thread and drops its
+whole content on each notification from another process (``origin``: this process's
+``application_name``; its own writes drop its cache as they return, see store/cached.py).
 
 What this does not give, unlike the SQLite cache: a commit in *another* process is seen once
 its notification arrives (about a millisecond on one network, more across a slow one), not
@@ -38,7 +39,12 @@ class NotifiedCache:
     exact = False
 
     def __init__(
-        self, conninfo: str, max_entries: int = MAX_ENTRIES, weigh: Callable[[Any], int] = weigh_one
+        self,
+        conninfo: str,
+        *,
+        origin: str,
+        max_entries: int = MAX_ENTRIES,
+        weigh: Callable[[Any], int] = weigh_one,
     ) -> None:
         self._conninfo = conninfo
         self._lock = threading.Lock()
@@ -48,8 +54,8 @@ class NotifiedCache:
         self._listening = False
         self._stopping = threading.Event()
         self._stop_channel = f"qualevents_stop_{uuid.uuid4().hex}"
-        # The payload of this store's own notifications: it has dropped its cache already.
-        self.origin = uuid.uuid4().hex
+        # The payload of this process's own notifications: it has dropped its cache already.
+        self.origin = origin
         # Counts other processes' notifications (tests wait on it to see one arrive).
         self.notifications = 0
         self.notified = threading.Condition()
@@ -101,7 +107,7 @@ class NotifiedCache:
     # -- the listening thread ------------------------------------------------------------
 
     def _listen(self) -> None:
-        import psycopg  # here: a SQLite deployment never loads the driver (about 17 MB)
+        import psycopg  # here: a SQLite deployment never loads the driver (its RSS: benchmarks.md)
 
         failures = 0
         while not self._stopping.is_set():

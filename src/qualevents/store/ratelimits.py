@@ -20,7 +20,7 @@ class RateLimitsMixin:
 
     def take_token(self, bucket: str, capacity: float, refill_per_s: float, now: float) -> float:
         """Take one token from ``bucket``; 0.0 when granted, else the seconds until one is."""
-        with self._write(changes_cached_data=False) as conn:
+        with self._write() as conn:
             query = sa.select(rate_limit_buckets).where(rate_limit_buckets.c.bucket == bucket)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()

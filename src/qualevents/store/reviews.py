@@ -1,5 +1,5 @@
 """Project settings and change requests, as a mixin of SQLStore. Imports ``models``,
-``errors``, ``store.base``, ``store.schema``.
+``errors``, ``store.base``, ``store.engine``, ``store.schema``.
 
 Approving a request applies it in the same transaction that marks it approved, with the
 event's revision checked against the one the request was made on.
@@ -17,11 +17,12 @@ from sqlalchemy.engine import Connection
 from qualevents.errors import ErrorItem, InvalidRequest, NotFound
 from qualevents.models import ChangeRequest, ChangeRequestStatus
 from qualevents.store.base import Actor, Page
+from qualevents.store.engine import as_utc, utc_now
 from qualevents.store.schema import change_requests, project_settings
 
 
 class ReviewsMixin:
-    """Needs ``_read()``, ``_write()`` and ``_as_utc`` from SQLStore."""
+    """Needs ``_read()`` and ``_write()`` from SQLStore."""
 
     _read: Callable[..., Any]
     _write: Callable[..., Any]
@@ -35,8 +36,6 @@ class ReviewsMixin:
             ).scalar_one_or_none()
 
     def set_setting(self, key: str, value: str) -> None:
-        from qualevents.store.sql import utc_now
-
         with self._write() as conn:
             updated = conn.execute(
                 project_settings.update()
@@ -52,8 +51,6 @@ class ReviewsMixin:
 
     @staticmethod
     def _change_request(row: sa.Row[Any]) -> ChangeRequest:
-        from qualevents.store.sql import _as_utc
-
         return ChangeRequest(
             id=row.id,
             event_name=row.event_name,
@@ -66,8 +63,8 @@ class ReviewsMixin:
             reviewer_key_id=row.reviewer_key_id,
             reviewer_key_name=row.reviewer_key_name,
             reason=row.reason,
-            created_at=_as_utc(row.created_at),
-            decided_at=_as_utc(row.decided_at),
+            created_at=as_utc(row.created_at),
+            decided_at=as_utc(row.decided_at),
         )
 
     def create_change_request(
@@ -78,8 +75,6 @@ class ReviewsMixin:
         base_revision: int | None,
         author: Actor,
     ) -> ChangeRequest:
-        from qualevents.store.sql import utc_now
-
         with self._write() as conn:
             inserted = conn.execute(
                 change_requests.insert().values(
@@ -135,8 +130,6 @@ class ReviewsMixin:
         """Move a pending request to ``status``; ``apply`` runs in the same transaction
         (the store's own write helpers, for an approval) and any error it raises rolls
         the whole decision back."""
-        from qualevents.store.sql import utc_now
-
         with self._write() as conn:
             query = sa.select(change_requests).where(change_requests.c.id == request_id)
             if conn.dialect.name == "postgresql":

@@ -1,0 +1,163 @@
+"""CachedStore: a store whose hot reads are answered from memory. Imports ``models``,
+``errors``, ``store.base``, ``store.cache``, ``store.notify``.
+
+One wrapper with one job: it caches three reads (an event by name, a key by hash, a page of
+event documents) and passes every other call to the store it wraps, which knows nothing of
+it. The database says when cached values went stale (migration 0004): on a SQLite file,
+SQLite's change counter and the key generation keep the cache exact across processes
+(store/cache.py); on PostgreSQL, triggers send ``NOTIFY`` on every committed change to
+events or keys and the cache drops itself when one arrives (store/notify.py says how exact
+that is). A process's own writes drop its cache as they return, so it reads its own writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from qualevents.errors import QualifyingEventNotFound
+from qualevents.models import (
+    ApiKey,
+    ChangeRequest,
+    ChangeRequestStatus,
+    KeyKind,
+    QualifyingEvent,
+    StoredQualifyingEvent,
+)
+from qualevents.store.base import Actor, Page, Store
+from qualevents.store.cache import ChangeWatchedCache
+from qualevents.store.notify import NotifiedCache
+
+T = TypeVar("T")
+
+
+def _weight(value: Any) -> int:
+    """A list page weighs its number of events: the page space holds at most 10,000 events
+    whatever page sizes are asked for (each a copy, decoded and encoded)."""
+    return len(value.items) if isinstance(value, Page) else 1
+
+
+class CachedStore:
+    """``store`` with its hot reads cached; every other attribute is the store's own.
+    ``engine``: the store's, whose database tells the cache about changes."""
+
+    def __init__(self, store: Store, engine: Engine) -> None:
+        self.store: Any = store
+        self.cache: ChangeWatchedCache | NotifiedCache | None = None
+        if engine.dialect.name == "postgresql":
+            self.cache = NotifiedCache(
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                origin=str(engine.url.query.get("application_name", "")),
+                weigh=_weight,
+            )
+        elif engine.url.database not in (None, "", ":memory:"):
+            self.cache = ChangeWatchedCache(
+                engine,
+                generations="SELECT space, generation FROM cache_generations",
+                weigh=_weight,
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def _cached(
+        self, space: str, key: Hashable, load: Callable[[], T | None], *, fresh: bool = False
+    ) -> T | None:
+        """``load()`` through the cache. ``fresh``: the answer must reflect every commit
+        made anywhere before the call; a cache that is not exact (PostgreSQL's) is skipped."""
+        if self.cache is None or (fresh and not self.cache.exact):
+            return load()
+        return self.cache.get(space, key, load)
+
+    def _written(self, write: Callable[[], T]) -> T:
+        """Run a write of cached data; afterwards this process no longer reads what it
+        replaced (SQLite's change counter sees it anyway; PostgreSQL's own notification
+        would come a moment later)."""
+        try:
+            return write()
+        finally:
+            if self.cache is not None and not self.cache.exact:
+                self.cache.clear()
+
+    # -- cached reads -------------------------------------------------------------------
+
+    def get_event(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent | None:
+        return self._cached("event", name, lambda: self.store.get_event(name), fresh=fresh)
+
+    def get_event_or_raise(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent:
+        stored = self.get_event(name, fresh=fresh)
+        if stored is None:
+            raise QualifyingEventNotFound(name)
+        return stored
+
+    def list_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]]:
+        page = self._cached(
+            "page", (offset, limit), lambda: self.store.list_event_documents(offset, limit)
+        )
+        assert page is not None
+        return page
+
+    def get_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
+        return self._cached(
+            "key", key_hash, lambda: self.store.get_key_by_hash(key_hash), fresh=fresh
+        )
+
+    # -- writes of cached data ----------------------------------------------------------
+
+    def create_event(
+        self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
+    ) -> StoredQualifyingEvent:
+        return self._written(lambda: self.store.create_event(event, actor, action=action))
+
+    def replace_event(
+        self,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        action: str = "update",
+        expected_revision: int | None = None,
+    ) -> StoredQualifyingEvent:
+        return self._written(
+            lambda: self.store.replace_event(
+                event, actor, action=action, expected_revision=expected_revision
+            )
+        )
+
+    def delete_event(
+        self, name: str, actor: Actor, *, expected_revision: int | None = None
+    ) -> None:
+        self._written(
+            lambda: self.store.delete_event(name, actor, expected_revision=expected_revision)
+        )
+
+    def create_key(self, key_id: str, name: str, kind: KeyKind, key_hash: str) -> ApiKey:
+        return self._written(lambda: self.store.create_key(key_id, name, kind, key_hash))
+
+    def revoke_key(self, key_id: str) -> ApiKey | None:
+        return self._written(lambda: self.store.revoke_key(key_id))
+
+    def decide_change_request(
+        self,
+        request_id: int,
+        status: ChangeRequestStatus,
+        reviewer: Actor,
+        reason: str | None = None,
+        apply: Callable[[Any], None] | None = None,
+    ) -> ChangeRequest:
+        return self._written(
+            lambda: self.store.decide_change_request(request_id, status, reviewer, reason, apply)
+        )
+
+    def approve_change_request(
+        self, request: ChangeRequest, reviewer: Actor, event: Any | None
+    ) -> ChangeRequest:
+        return self._written(lambda: self.store.approve_change_request(request, reviewer, event))
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+        self.store.close()
