@@ -234,10 +234,11 @@ def event_document(name: str, *, new_sql: bool = False) -> dict[str, Any]:
 
 def seed(database_url: str, count: int) -> str:
     """``count`` events and a full-access key, straight through the store; the key's secret."""
-    from qualevents.api.schemas import CreateBody
+    from qualevents.api.convert import event_from_body
     from qualevents.keys import KeyService
     from qualevents.store.base import Actor
     from qualevents.store.sql import open_store
+    from qualevents.wire import CreateBody
 
     store = open_store(database_url)
     try:
@@ -247,7 +248,7 @@ def seed(database_url: str, count: int) -> str:
         for i in range(count):
             document = event_document(f"bench_event_{i:05d}")
             body = CreateBody.model_validate_json(json.dumps(document))
-            events.append(body.to_event(body.name))
+            events.append(event_from_body(body, body.name))
         # The store's own insert (event + revision), in batches: one transaction per event
         # would make seeding PostgreSQL take longer than the measurements.
         for start in range(0, count, 1000):

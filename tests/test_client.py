@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents import Client
 from qualevents.errors import (
@@ -17,7 +18,6 @@ from qualevents.errors import (
     QualeventsError,
     Unauthorized,
 )
-from tests.bridge import SyncASGITransport
 
 EVENT = {
     "name": "Log Events",
@@ -31,7 +31,7 @@ EVENT = {
 
 @pytest.fixture
 def api(app, full_key) -> Iterator[Client]:
-    with Client("http://testserver", full_key, transport=SyncASGITransport(app)) as client:
+    with Client("http://testserver", full_key, http=TestClient(app)) as client:
         yield client
 
 
@@ -101,9 +101,9 @@ def test_list_and_iterate_follow_the_server_links(api):
 
 def test_if_match(api, app, full_key):
     api.create_qualifying_event(EVENT)
-    from tests.bridge import in_process_client
+    from starlette.testclient import TestClient
 
-    with in_process_client(app, headers={"STATSIG-API-KEY": full_key}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": full_key}) as http:
         etag = http.get("/console/v1/experiments/qualifying_events/Log%20Events").headers["ETag"]
     api.update_qualifying_event("Log Events", {**EVENT, "sql": "SELECT 2"}, if_match=etag)
     with pytest.raises(PreconditionFailed):
@@ -114,9 +114,9 @@ def test_if_match(api, app, full_key):
 
 
 def test_bad_key_raises_unauthorized(app):
-    transport = SyncASGITransport(app)
+    transport = TestClient(app)
     with (
-        Client("http://testserver", "console-nope", transport=transport) as api,
+        Client("http://testserver", "console-nope", http=transport) as api,
         pytest.raises(Unauthorized) as raised,
     ):
         api.list_qualifying_events()
@@ -125,8 +125,8 @@ def test_bad_key_raises_unauthorized(app):
 
 
 def test_read_only_key_raises_forbidden_on_writes(app, read_only_key):
-    transport = SyncASGITransport(app)
-    with Client("http://testserver", read_only_key, transport=transport) as api:
+    transport = TestClient(app)
+    with Client("http://testserver", read_only_key, http=transport) as api:
         assert api.list_qualifying_events()["data"] == []
         with pytest.raises(Forbidden):
             api.create_qualifying_event(EVENT)

@@ -13,8 +13,7 @@ from urllib.parse import quote
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from tests.bridge import in_process_client
+from starlette.testclient import TestClient
 
 SPEC_NAME = "statsig-qualifying-events.openapi.json"
 BASE = "/console/v1/experiments/qualifying_events"
@@ -143,7 +142,7 @@ def test_generated_requests_get_documented_answers(spec, app, full_key, path, me
     )
     @given(case=op.as_strategy())
     def check(case) -> None:
-        with in_process_client(app) as http:
+        with TestClient(app) as http:
             response = http.request(**_request_of(op, case, full_key))
         assert response.status_code < 500, response.text
         if str(response.status_code) in op.definition.raw["responses"]:

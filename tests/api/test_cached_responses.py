@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
 from qualevents.store.base import Actor
 from qualevents.store.sql import open_store
-from tests.bridge import in_process_client
 from tests.factories import event
 
 BASE = "/console/v1/experiments/qualifying_events"
@@ -26,7 +26,7 @@ def served(tmp_path: Path):
     store, other = open_store(url), open_store(url)
     secret = KeyService(store).create("ci")[1]
     app = create_app(Settings(database_url=url, warehouse_url="none", _env_file=None), store=store)
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
         yield http, other
     other.close()
     store.close()
@@ -74,33 +74,3 @@ def test_a_list_page_changes_with_a_write_through_the_api(served):
     )
     assert created.status_code == 201, created.text
     assert [e["name"] for e in http.get(BASE).json()["data"]] == ["A"]
-
-
-def test_postgres_reads_served_from_the_cache_take_no_thread(postgres_database_url, monkeypatch):
-    from qualevents.api import context as api_context
-
-    store = open_store(postgres_database_url)
-    secret = KeyService(store).create("ci")[1]
-    if store.get_event("E", fresh=True) is None:
-        store.create_event(event("E", "one"), OTHER)
-    settings = Settings(database_url=postgres_database_url, warehouse_url="none", _env_file=None)
-    app = create_app(settings, store=store)
-    real_blocking = api_context.blocking
-    hops: list[str] = []
-
-    async def counting(function, *args, **kwargs):
-        hops.append(getattr(function, "__name__", "?"))
-        return await real_blocking(function, *args, **kwargs)
-
-    monkeypatch.setattr(api_context, "blocking", counting)
-    try:
-        with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
-            assert http.get(f"{BASE}/E").status_code == 200
-            assert len(hops) == 1  # the first read went to the database, in a thread
-            assert http.get(f"{BASE}/E").json()["data"]["description"] == "one"
-            assert http.get(BASE).status_code == 200
-            assert http.get(BASE).status_code == 200
-            assert len(hops) == 2  # the second of each came from the cache, inline
-    finally:
-        store.delete_event("E", OTHER)
-        store.close()

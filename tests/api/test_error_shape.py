@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.store.sql import SQLStore
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 EVENT = {
@@ -60,7 +60,7 @@ def existing(client) -> None:
 def broken_client(settings, store, full_key) -> Iterator[Any]:
     broken = BrokenStore(store.engine)
     app = create_app(settings, store=broken)
-    with in_process_client(app, headers={"STATSIG-API-KEY": full_key}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": full_key}) as http:
         yield http
 
 

@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qualevents.api import context as api_context
-from qualevents.api.app import create_app
-from qualevents.config import Settings
-from qualevents.keys import KeyService
 from qualevents.store.base import Actor, WouldBlock
 from qualevents.store.sql import open_store
-from tests.bridge import in_process_client
 from tests.factories import event
 
 ACTOR = Actor("k", "test")
@@ -127,33 +122,3 @@ def test_a_non_blocking_write_stops_while_this_process_writes_in_a_thread(sqlite
         writer.join()
     assert store.get_event("E") is None
     store.close()
-
-
-def test_the_api_retries_a_blocked_write_in_a_thread(sqlite_path, other_process_lock, monkeypatch):
-    url = f"sqlite:///{sqlite_path}"
-    store = open_store(url)
-    secret = KeyService(store).create("ci")[1]
-    app = create_app(Settings(database_url=url, warehouse_url="none", _env_file=None), store=store)
-    real_blocking = api_context.blocking
-    fallbacks: list[str] = []
-
-    async def release_then_block(function, *args, **kwargs):
-        # The inline attempt gave up: let the other "process" commit, then wait in a thread.
-        fallbacks.append(getattr(function, "__name__", "?"))
-        other_process_lock.execute("COMMIT")
-        return await real_blocking(function, *args, **kwargs)
-
-    monkeypatch.setattr(api_context, "blocking", release_then_block)
-    try:
-        with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
-            other_process_lock.execute("BEGIN IMMEDIATE")
-            created = http.post(BASE, json=body("E"))
-            assert created.status_code == 201, created.text
-            assert fallbacks == ["create"]
-            # With the lock free, the next create runs inline: no fallback.
-            assert http.post(BASE, json=body("F")).status_code == 201
-            assert fallbacks == ["create"]
-            listed = http.get(BASE).json()
-            assert [e["name"] for e in listed["data"]] == ["E", "F"]
-    finally:
-        store.close()

@@ -101,7 +101,7 @@ def events_list(database_url: DatabaseUrl = None) -> None:
 @events_app.command("show")
 def events_show(name: str, database_url: DatabaseUrl = None) -> None:
     """Print one event as the API returns it (JSON)."""
-    from qualevents.api.schemas import event_to_wire
+    from qualevents.api.convert import event_to_wire
 
     events, _ = _services(database_url)
     try:
@@ -119,15 +119,16 @@ def events_apply(
 ) -> None:
     """Create the event, or replace it when the name exists (like the API's update).
     Runs the domain checks; warehouse checks need a server or `qualevents validate`."""
+    from qualevents.api.convert import event_from_body
     from qualevents.api.errors import from_pydantic
-    from qualevents.api.schemas import CreateBody
+    from qualevents.wire import CreateBody
 
     events, _ = _services(database_url)
     try:
         body = CreateBody.model_validate_json(path.read())
     except ValidationError as exc:
         fail(from_pydantic(exc))
-    event = body.to_event(body.name)
+    event = event_from_body(body, body.name)
     try:
         current = events.store.get_event(event.name, fresh=True)
         if current is None:

@@ -84,8 +84,9 @@ def validate(
 
     from pydantic import ValidationError
 
+    from qualevents.api.convert import event_from_body
     from qualevents.api.errors import error_body, from_pydantic, render_item
-    from qualevents.api.schemas import CreateBody
+    from qualevents.wire import CreateBody
 
     raw = path.read()
     if url:
@@ -99,7 +100,7 @@ def validate(
     _service, validator = _local_runtime(database_url, warehouse_url)
     try:
         body = CreateBody.model_validate_json(raw)
-        event = body.to_event(body.name)
+        event = event_from_body(body, body.name)
         event.check()
         report = validator.validate(event)
     except ValidationError as exc:
