@@ -47,7 +47,9 @@ def build_app(settings: Settings) -> FastAPI:
     store = open_store(settings.database_url)
     warehouse = open_warehouse_for(settings)
     validator = Validator(warehouse)
-    return create_app(settings, store=store, warehouse=warehouse, validator=validator)
+    return create_app(
+        settings, store=store, warehouse=warehouse, validator=validator, close_on_shutdown=True
+    )
 
 
 def app_from_environment() -> FastAPI:

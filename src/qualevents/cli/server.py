@@ -83,6 +83,8 @@ def serve(
         f"warehouse {mask_url(settings.warehouse_url)}",
         highlight=False,
     )
+    from qualevents.api.serving import uvicorn_options
+
     uvicorn.run(
         "qualevents.runtime:app_from_environment",
         factory=True,
@@ -90,7 +92,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        proxy_headers=False,
+        **uvicorn_options(settings),
     )
 
 
