@@ -1,6 +1,7 @@
 """Soak: a steady open-loop rate of mixed reads and writes for minutes, from loopback.
 
     python bench/soak.py [--minutes 10] [--rate 200] [--database-url URL] [--rate-limit statsig]
+    python bench/soak.py --compare-bare [--minutes 1] [--database-url URL]
 
 Starts the server as a subprocess (``qualevents serve``, one worker, a free loopback port;
 SQLite in a temporary directory unless ``--database-url`` is given), makes a console key and
@@ -13,6 +14,11 @@ Latency is measured from the moment a request was due, so a stalled server shows
 percentiles instead of silently slowing the generator down. The server's RSS is sampled
 from /proc every few seconds. Errors are every answer other than 2xx and 429, plus
 transport failures. Prints a table and writes ``bench/results/soak.json``.
+
+``--compare-bare``: first measure the bare FastAPI endpoint's throughput (``bench/api.py``'s
+baseline, with wrk), then send the same open-loop mix at a tenth of it (unless ``--rate`` is
+given) to the bare app (``bench/_bare_app.py`` answers every path) and then to qualevents,
+and report both p99s: the target is qualevents' p99 within 3x of bare's at that rate.
 """
 
 from __future__ import annotations
@@ -305,6 +311,102 @@ def print_table(result: dict[str, Any], config: dict[str, Any]) -> None:
         print("  error:", sample)
 
 
+def bare_throughput(workdir: Path) -> float:
+    """Requests per second the bare endpoint answers (wrk, 50 connections, 3 s)."""
+    sys.path.insert(0, str(HERE))
+    import api as api_bench  # bench/api.py
+
+    port = free_port()
+    server = api_bench.Server(
+        api_bench.uvicorn_argv("_bare_app:app", port), api_bench.server_env(None), port, workdir
+    )
+    try:
+        server.wait_ready("/bare")
+        request = api_bench.Request("GET", "/bare")
+        api_bench.run_wrk(port, request, 1.0, 50, workdir)
+        raw = api_bench.run_wrk(port, request, 3.0, 50, workdir)
+    finally:
+        server.stop()
+    return raw["requests"] / raw["seconds"]
+
+
+def soak_bare(minutes: float, rate: float, workdir: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    import api as api_bench  # bench/api.py
+
+    port = free_port()
+    server = api_bench.Server(
+        api_bench.uvicorn_argv("_bare_app:app", port), api_bench.server_env(None), port, workdir
+    )
+    try:
+        server.wait_ready("/bare")
+        return asyncio.run(
+            drive(f"http://127.0.0.1:{port}", "unused", server.process.pid, minutes, rate)
+        )
+    finally:
+        server.stop()
+
+
+def compare_bare(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="qualevents-soak-") as tmp:
+        workdir = Path(tmp)
+        bare_rps = bare_throughput(workdir)
+        rate = args.rate_given or round(bare_rps / 10, 1)
+        print(f"bare endpoint: {bare_rps:,.0f} req/s; offered rate {rate:g}/s", flush=True)
+        bare = soak_bare(args.minutes, rate, workdir)
+        database_url = args.database_url or f"sqlite:///{tmp}/soak.db"
+        ours = soak_qualevents(database_url, args.minutes, rate, args.rate_limit, workdir)
+    ratio = ours["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else float("nan")
+    print(f"{'':12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'achieved/s':>12}")
+    for label, result in (("bare", bare), ("qualevents", ours)):
+        print(
+            f"{label:12}{result['p50_ms']:>9}{result['p99_ms']:>9}{result['errors']:>8}"
+            f"{result['achieved_rate']:>12}"
+        )
+    print(
+        f"p99 ratio qualevents/bare: {ratio:.2f} (target <= 3): {'PASS' if ratio <= 3 else 'FAIL'}"
+    )
+    output = {
+        "mode": "compare-bare",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bare_req_per_s": round(bare_rps, 1),
+        "rate": rate,
+        "minutes": args.minutes,
+        "database": "sqlite (temp file)" if args.database_url is None else "given URL",
+        "bare": {k: v for k, v in bare.items() if k not in ("rss_samples", "per_minute")},
+        "qualevents": {k: v for k, v in ours.items() if k not in ("rss_samples", "per_minute")},
+        "p99_ratio": round(ratio, 2),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(output, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    sys.exit(0 if ratio <= 3 and not ours["errors"] else 1)
+
+
+def soak_qualevents(
+    database_url: str, minutes: float, rate: float, rate_limit: str, workdir: Path
+) -> dict[str, Any]:
+    key = create_key(database_url)
+    port = free_port()
+    command, env = server_command(port, database_url, rate_limit)
+    log = workdir / f"server-{port}.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, env=env
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_ready(base_url, process, log)
+            return asyncio.run(drive(base_url, key, process.pid, minutes, rate))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -312,9 +414,16 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--rate-limit", default="off", help="off (default), statsig, N/S,...")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--compare-bare", action="store_true", help="the same load on the bare app first"
+    )
     args = parser.parse_args()
     if not 0 < args.minutes <= 120 or not 0 < args.rate <= 5000:
         parser.error("--minutes must be in (0, 120] and --rate in (0, 5000]")
+    if args.compare_bare:
+        args.rate_given = args.rate if "--rate" in sys.argv else None
+        compare_bare(args)
+        return
     with tempfile.TemporaryDirectory(prefix="qualevents-soak-") as tmp:
         database_url = args.database_url or f"sqlite:///{tmp}/soak.db"
         key = create_key(database_url)

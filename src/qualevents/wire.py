@@ -10,10 +10,15 @@ adds a field. The one translation between snake_case and camelCase is ``WIRE_NAM
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import functools
+import operator
+import types
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
+from typing_extensions import TypedDict
 
 API_VERSION = "20240601"
 API_VERSIONS = (API_VERSION,)
@@ -338,3 +343,43 @@ def to_wire(value: Any) -> Any:
     if isinstance(value, list):
         return [to_wire(item) if isinstance(item, dict | list) else item for item in value]
     return value
+
+
+def _document_field(annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return functools.reduce(operator.or_, [_document_field(a) for a in get_args(annotation)])
+    if origin is list:
+        return list[_document_field(get_args(annotation)[0])]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return document_type(annotation)
+    return type(None) if annotation is type(None) else Any
+
+
+@functools.cache
+def document_type(model: type[BaseModel]) -> Any:
+    """A stored document's shape: ``model``'s fields under their domain (snake_case) names,
+    each serialized under its wire alias. pydantic-core renames the keys while it encodes,
+    so a page of documents goes to JSON without a Python pass over every key."""
+    fields = {
+        name: Annotated[
+            NotRequired[_document_field(info.annotation)],
+            Field(serialization_alias=info.alias or name),
+        ]
+        for name, info in model.model_fields.items()
+    }
+    return TypedDict(f"{model.__name__}Document", fields)  # type: ignore[operator]
+
+
+@functools.cache
+def body_encoder(model: type[BaseModel], *, many: bool) -> Callable[[dict[str, Any]], bytes]:
+    """JSON for ``{"message", "data": <document or list of them>, ...}``: the documents
+    (shaped as ``model``'s fields) renamed to their wire names, other keys as they are."""
+    document = document_type(model)
+    fields = {
+        "message": str,
+        "data": list[document] if many else document,  # type: ignore[valid-type]
+        "pagination": NotRequired[Any],
+    }
+    body = TypedDict(f"{model.__name__}{'Page' if many else 'Body'}", fields)  # type: ignore[operator]
+    return functools.partial(TypeAdapter(body).dump_json, by_alias=True)

@@ -94,28 +94,27 @@ _key_header = APIKeyHeader(
 )
 
 
-async def _api_version(
-    version: Annotated[
-        str | None,
-        Header(
-            alias="STATSIG-API-VERSION",
-            description=f"Optional; supported: {', '.join(API_VERSIONS)}",
-        ),
-    ] = None,
-) -> None:
-    if version is not None and version.strip() not in API_VERSIONS:
-        raise UnsupportedApiVersion(
-            f"Unsupported STATSIG-API-VERSION {version!r}; supported: {', '.join(API_VERSIONS)}",
-            [ErrorItem(("STATSIG-API-VERSION",), f"Expected one of: {', '.join(API_VERSIONS)}")],
-        )
+ApiVersion = Annotated[
+    str | None,
+    Header(
+        alias="STATSIG-API-VERSION",
+        description=f"Optional; supported: {', '.join(API_VERSIONS)}",
+    ),
+]
 
 
 async def _calling_key(
     request: Request,
     _header: Annotated[str | None, Security(_key_header)],
-    _version: Annotated[None, Depends(_api_version)],
+    version: ApiVersion = None,
 ) -> ApiKey:
-    """The key ``KeyCheck`` authenticated (and rate limited) before the request got here."""
+    """The key ``KeyCheck`` authenticated (and rate limited) before the request got here;
+    then the API version, if one is sent, must be one we speak (400)."""
+    if version is not None and version.strip() not in API_VERSIONS:
+        raise UnsupportedApiVersion(
+            f"Unsupported STATSIG-API-VERSION {version!r}; supported: {', '.join(API_VERSIONS)}",
+            [ErrorItem(("STATSIG-API-VERSION",), f"Expected one of: {', '.join(API_VERSIONS)}")],
+        )
     return request.scope[KEY_SCOPE]
 
 

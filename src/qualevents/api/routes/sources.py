@@ -40,7 +40,7 @@ from qualevents.api.responses import etag, json_response, pagination
 from qualevents.api.routes.documented import errors_of
 from qualevents.models import ApiKey
 from qualevents.service import QualifyingEventService, WriteResult
-from qualevents.wire import ChangeRequestResponse, Message, to_wire
+from qualevents.wire import ChangeRequestResponse, Message, body_encoder
 
 HELD_MESSAGE = "Change request created; the change waits for review."
 
@@ -109,6 +109,10 @@ def source_router(kind: Kind) -> APIRouter:
     noun = kind.label.lower()
     Name = Annotated[str, Path(description=f"The {noun}'s name (URL-encoded; may contain spaces)")]
     write_deps = [Depends(_writing_key), JsonBody]
+    # Reads and list pages are encoded straight from the stored documents (the declared
+    # response_model documents them; FastAPI's own pattern for pre-encoded responses).
+    encode_one = body_encoder(kind.create_body, many=False)
+    encode_page = body_encoder(kind.create_body, many=True)
     written = {
         200: {"description": "Dry run: every check passed, nothing was stored"},
         202: {"model": ChangeRequestResponse, "description": "Held for review"},
@@ -122,13 +126,14 @@ def source_router(kind: Kind) -> APIRouter:
     )
     async def list_sources(_key: CallingKey, context: Context, paging: PagingParams) -> Response:
         found = await blocking(kind.service(context).list_documents, paging.page, paging.limit)
-        return json_response(
+        encoded = encode_page(
             {
                 "message": f"{kind.label}s listed successfully.",
-                "data": [to_wire(document) for document in found.items],
+                "data": found.items,
                 "pagination": pagination(kind.base + kind.list_path, paging, found.total),
             }
         )
+        return Response(encoded, media_type="application/json")
 
     @router.post(
         "",
@@ -165,9 +170,11 @@ def source_router(kind: Kind) -> APIRouter:
     )
     async def read_source(name: Name, _key: CallingKey, context: Context) -> Response:
         stored = await blocking(kind.service(context).get, name)
-        return json_response(
-            {"message": f"{kind.label} read successfully.", "data": event_to_wire(stored.event)},
-            headers={"ETag": etag(stored.revision)},
+        encoded = encode_one(
+            {"message": f"{kind.label} read successfully.", "data": stored.event.to_document()}
+        )
+        return Response(
+            encoded, media_type="application/json", headers={"ETag": etag(stored.revision)}
         )
 
     @router.post(
