@@ -76,9 +76,10 @@ def test_one_parser_for_whole_numbers(client, path):
 @pytest.mark.parametrize(
     "path", [f"{BASE}/Purch%00ases", f"{BASE}?limit=1%00", f"{BASE}/x/-/revisions?page=%00"]
 )
-def test_nul_bytes_are_400s(client, path):
+def test_nul_bytes_are_400s(client, anonymous, path):
     body = contract_error(client.get(path), 400)
     assert "NUL" in body["message"]
+    contract_error(anonymous.get(path), 401)  # the key first, always
 
 
 def test_a_nul_byte_in_a_body_is_not_a_500(client):
@@ -234,3 +235,21 @@ def test_a_body_that_stops_arriving_gets_a_408(database_url, store, full_key):
     sent = asyncio.run(scenario())
     assert _status(sent) == 408
     assert _body(sent)["status"] == 408
+
+
+def test_without_a_valid_key_every_bad_request_is_a_401(anonymous):
+    bad_key = {"STATSIG-API-KEY": "console-nope"}
+    raw = json.dumps(EVENT)[:-1] + ', "name": "Other"}'
+    for method, path, kwargs in (
+        ("POST", BASE, {"content": raw, "headers": {"Content-Type": "application/json"}}),
+        ("POST", BASE, {"content": b"x" * 2_000_000}),
+        ("POST", BASE, {"content": b"<a/>", "headers": {"Content-Type": "text/xml"}}),
+        ("GET", f"{BASE}/", {}),
+        ("GET", "/console/v1/nowhere", {}),
+        ("GET", f"{BASE}/x/-/daily?end=0001-01-01", {}),
+        ("PATCH", f"{BASE}/x", {"json": [1]}),
+    ):
+        for headers in ({}, bad_key):
+            merged = {**kwargs, "headers": {**kwargs.get("headers", {}), **headers}}
+            response = anonymous.request(method, path, **merged)
+            contract_error(response, 401)

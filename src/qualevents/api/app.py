@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from qualevents import __version__
 from qualevents.api.deps import AppContext
-from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck
+from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
 from qualevents.api.errors import error_response, from_http_status, from_problems
 from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.config import Settings
@@ -117,6 +117,7 @@ def create_app(
     app.add_middleware(
         BodyReader, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
+    app.add_middleware(RejectNul)
     app.add_middleware(KeyCheck, context=context)
     app.add_middleware(Admission, max_concurrent=settings.max_concurrent_requests)
     app.add_middleware(Guard, timeout_s=settings.request_timeout_s)

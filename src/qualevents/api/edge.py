@@ -3,10 +3,10 @@
 - ``Guard``: anything unexpected becomes a logged 500 in the contract's shape; a request
   that outlives ``request_timeout_s`` is abandoned with a 503.
 - ``Admission``: at most ``max_concurrent_requests`` at once (the excess gets a 503 with
-  ``Retry-After``); NUL bytes in a path or query are a 400; ``HEAD`` is answered as ``GET``
-  without the body.
+  ``Retry-After``); ``HEAD`` is answered as ``GET`` without the body.
 - ``KeyCheck``: on ``/console/``, the key before anything else (401), and the rate limit
   (429), so a caller without a valid key learns nothing about the rest of the request.
+- ``RejectNul``: a NUL byte in a path or query is a 400.
 - ``BodyReader``: reads a request body whole before the handler runs: 413 past
   ``max_body_bytes`` (declared or streamed), 408 when the client stops sending it.
 
@@ -103,13 +103,6 @@ class Admission:
             )
             await _answer(error, scope, receive, send)
             return
-        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
-            error = InvalidRequest(
-                "NUL bytes are not allowed in a path or query",
-                [ErrorItem((), "Remove the NUL character (%00)")],
-            )
-            await _answer(error, scope, receive, send)
-            return
         if scope["method"] == "HEAD":
             scope = {**scope, "method": "GET"}
             send = _without_body(send)
@@ -157,6 +150,23 @@ class KeyCheck:
             await _answer(error, scope, receive, send)
             return
         await self.app({**scope, KEY_SCOPE: key}, receive, send)
+
+
+class RejectNul:
+    """A NUL byte in a path or query is a 400: no database takes one in a string."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            error = InvalidRequest(
+                "NUL bytes are not allowed in a path or query",
+                [ErrorItem((), "Remove the NUL character (%00)")],
+            )
+            await _answer(error, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyReader:
