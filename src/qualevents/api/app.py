@@ -75,6 +75,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        context.stop_threads()
         if close_on_shutdown:
             context.store.close()
             if context.warehouse is not None:

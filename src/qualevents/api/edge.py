@@ -21,7 +21,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qualevents.api.deps import KEY_SCOPE, AppContext, blocking
+from qualevents.api.deps import KEY_SCOPE, AppContext
 from qualevents.api.errors import error_response
 from qualevents.errors import (
     ErrorItem,
@@ -145,7 +145,9 @@ class KeyCheck:
                 secret = value.decode("latin-1")
                 break
         try:
-            key = await blocking(self._check, secret, scope["method"] not in ("GET", "HEAD"))
+            key = await self.context.blocking(
+                self._check, secret, scope["method"] not in ("GET", "HEAD")
+            )
         except QualeventsError as error:
             await _answer(error, scope, receive, send)
             return

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from qualevents import __version__
-from qualevents.api.deps import Context, blocking
+from qualevents.api.deps import Context
 from qualevents.api.responses import json_response
 from qualevents.api.routes.documented import errors_of
 from qualevents.wire import Health
@@ -22,6 +22,6 @@ router = APIRouter(tags=["qualevents"])
     responses=errors_of(),
 )
 async def health(context: Context) -> Response:
-    await blocking(context.store.ping)
+    await context.blocking(context.store.ping)
     warehouse = getattr(context.warehouse, "NAME", None) if context.warehouse else "none"
     return json_response({"status": "ok", "version": __version__, "warehouse": warehouse})

@@ -18,7 +18,6 @@ from qualevents.api.deps import (
     ExpectedRevision,
     WritingKey,
     actor_of,
-    blocking,
     warehouse_call,
 )
 from qualevents.api.errors import invalid
@@ -45,7 +44,7 @@ Name = Annotated[str, Path(description="The qualifying event's name")]
 async def list_revisions(
     request: Request, name: Name, _key: CallingKey, context: Context, paging: PagingParams
 ) -> Response:
-    found = await blocking(context.events.revisions, name, paging.page, paging.limit)
+    found = await context.blocking(context.events.revisions, name, paging.page, paging.limit)
     return json_response(
         {
             "message": "Revisions listed successfully.",
@@ -66,7 +65,7 @@ async def list_revisions(
 async def read_revision(
     name: Name, number: RowNumber, _key: CallingKey, context: Context
 ) -> Response:
-    revision = await blocking(context.events.revision, name, number)
+    revision = await context.blocking(context.events.revision, name, number)
     return json_response(
         {"message": "Revision read successfully.", "data": revision_to_wire(revision)}
     )
@@ -145,7 +144,7 @@ async def audit_logs(
     name: Annotated[str | None, Query(description="Only this qualifying event")] = None,
     key_id: Annotated[str | None, Query(alias="keyID", description="Only this key's")] = None,
 ) -> Response:
-    found = await blocking(
+    found = await context.blocking(
         context.events.audit_log,
         paging.page,
         paging.limit,

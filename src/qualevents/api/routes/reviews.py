@@ -18,7 +18,6 @@ from qualevents.api.deps import (
     WritingKey,
     _writing_key,
     actor_of,
-    blocking,
     warehouse_call,
 )
 from qualevents.api.params import Blank, PagingParams, RowNumber
@@ -47,7 +46,7 @@ def _settings_to_wire(values: dict[str, str]) -> dict[str, Any]:
     responses=errors_of(400, 401, 429),
 )
 async def read_settings(_key: CallingKey, context: Context) -> Response:
-    values = await blocking(context.reviews.settings)
+    values = await context.blocking(context.reviews.settings)
     return json_response(
         {"message": "Settings read successfully.", "data": _settings_to_wire(values)}
     )
@@ -66,7 +65,7 @@ async def update_settings(body: SettingsBody, context: Context) -> Response:
             context.reviews.set_reviews_required(body.require_reviews)
         return context.reviews.settings()
 
-    values = await blocking(run)
+    values = await context.blocking(run)
     return json_response(
         {"message": "Settings updated successfully.", "data": _settings_to_wire(values)}
     )
@@ -85,7 +84,7 @@ async def list_change_requests(
     paging: PagingParams,
     status: Annotated[ChangeRequestStatus | None, Blank, Query()] = None,
 ) -> Response:
-    found = await blocking(context.reviews.list, paging.page, paging.limit, status)
+    found = await context.blocking(context.reviews.list, paging.page, paging.limit, status)
     return json_response(
         {
             "message": "Change requests listed successfully.",
@@ -106,7 +105,7 @@ async def list_change_requests(
 async def read_change_request(
     request_id: RowNumber, _key: CallingKey, context: Context
 ) -> Response:
-    found = await blocking(context.reviews.get, request_id)
+    found = await context.blocking(context.reviews.get, request_id)
     return json_response(
         {"message": "Change request read successfully.", "data": change_request_to_wire(found)}
     )
@@ -144,7 +143,7 @@ async def reject_change_request(
     body: RejectBody | None = None,
 ) -> Response:
     reason = body.reason if body is not None else None
-    decided = await blocking(context.reviews.reject, request_id, actor_of(key), reason)
+    decided = await context.blocking(context.reviews.reject, request_id, actor_of(key), reason)
     return json_response(
         {"message": "Change request rejected.", "data": change_request_to_wire(decided)}
     )

@@ -32,7 +32,6 @@ from qualevents.api.deps import (
     WritingKey,
     _writing_key,
     actor_of,
-    blocking,
     warehouse_call,
 )
 from qualevents.api.params import PagingParams
@@ -97,7 +96,7 @@ async def _held_for_review(
             return None
         return reviews.submit(action, name, actor_of(key), **change)
 
-    held = await blocking(run)
+    held = await context.blocking(run)
     if held is None:
         return None
     return json_response({"message": HELD_MESSAGE, "data": change_request_to_wire(held)}, 202)
@@ -125,7 +124,9 @@ def source_router(kind: Kind) -> APIRouter:
         responses=errors_of(400, 401, 429),
     )
     async def list_sources(_key: CallingKey, context: Context, paging: PagingParams) -> Response:
-        found = await blocking(kind.service(context).list_documents, paging.page, paging.limit)
+        found = await context.blocking(
+            kind.service(context).list_documents, paging.page, paging.limit
+        )
         encoded = encode_page(
             {
                 "message": f"{kind.label}s listed successfully.",
@@ -169,7 +170,7 @@ def source_router(kind: Kind) -> APIRouter:
         responses=errors_of(400, 401, 404, 429),
     )
     async def read_source(name: Name, _key: CallingKey, context: Context) -> Response:
-        stored = await blocking(kind.service(context).get, name)
+        stored = await context.blocking(kind.service(context).get, name)
         encoded = encode_one(
             {"message": f"{kind.label} read successfully.", "data": stored.event.to_document()}
         )
@@ -279,7 +280,7 @@ def source_router(kind: Kind) -> APIRouter:
         if held is not None:
             return held
         service = kind.service(context)
-        await blocking(service.delete, name, actor_of(key), expected_revision=revision)
+        await context.blocking(service.delete, name, actor_of(key), expected_revision=revision)
         return json_response({"message": f"{kind.label} deleted successfully."})
 
     return router
