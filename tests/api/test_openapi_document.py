@@ -50,6 +50,8 @@ def test_every_console_operation_declares_the_key_header(anonymous):
     assert len(console) >= 18
     for path, method, operation in console:
         assert operation["security"] == [{"STATSIG-API-KEY": []}], (method, path)
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert "STATSIG-API-VERSION" in headers, (method, path)
     assert "security" not in document["paths"]["/-/health"]["get"]
 
 

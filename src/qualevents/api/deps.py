@@ -100,14 +100,6 @@ async def _context(request: Request) -> AppContext:
 
 Context = Annotated[AppContext, Depends(_context)]
 
-_key_header = APIKeyHeader(
-    name=API_KEY_HEADER,
-    scheme_name=API_KEY_HEADER,
-    auto_error=False,
-    description="A console key (console-...); `qualevents keys create` makes one",
-)
-
-
 ApiVersion = Annotated[
     str | None,
     Header(
@@ -117,22 +109,37 @@ ApiVersion = Annotated[
 ]
 
 
-async def _calling_key(
-    request: Request,
-    _header: Annotated[str | None, Security(_key_header)],
-    version: ApiVersion = None,
-) -> ApiKey:
-    """The key ``KeyCheck`` authenticated (and rate limited) before the request got here;
-    then the API version, if one is sent, must be one we speak (400)."""
-    if version is not None and version.strip() not in API_VERSIONS:
-        raise UnsupportedApiVersion(
-            f"Unsupported STATSIG-API-VERSION {version!r}; supported: {', '.join(API_VERSIONS)}",
-            [ErrorItem(("STATSIG-API-VERSION",), f"Expected one of: {', '.join(API_VERSIONS)}")],
-        )
-    return request.scope[KEY_SCOPE]
+class _ConsoleKey(APIKeyHeader):
+    """The ``STATSIG-API-KEY`` security scheme as a dependency: the key ``KeyCheck``
+    authenticated (and rate limited) before the request got here; then the API version, if
+    one is sent, must be one we speak (400). One dependency, so FastAPI documents the
+    scheme and the header on every operation that takes it."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, version: ApiVersion = None
+    ) -> ApiKey:
+        if version is not None and version.strip() not in API_VERSIONS:
+            raise UnsupportedApiVersion(
+                f"Unsupported STATSIG-API-VERSION {version!r}; "
+                f"supported: {', '.join(API_VERSIONS)}",
+                [
+                    ErrorItem(
+                        ("STATSIG-API-VERSION",), f"Expected one of: {', '.join(API_VERSIONS)}"
+                    )
+                ],
+            )
+        return request.scope[KEY_SCOPE]
 
 
-async def _writing_key(key: Annotated[ApiKey, Depends(_calling_key)]) -> ApiKey:
+_calling_key = _ConsoleKey(
+    name=API_KEY_HEADER,
+    scheme_name=API_KEY_HEADER,
+    auto_error=False,
+    description="A console key (console-...); `qualevents keys create` makes one",
+)
+
+
+async def _writing_key(key: Annotated[ApiKey, Security(_calling_key)]) -> ApiKey:
     if not key.can_write:
         raise Forbidden(
             "This key is read-only; mutations need a full-access console key",
@@ -141,7 +148,7 @@ async def _writing_key(key: Annotated[ApiKey, Depends(_calling_key)]) -> ApiKey:
     return key
 
 
-CallingKey = Annotated[ApiKey, Depends(_calling_key)]
+CallingKey = Annotated[ApiKey, Security(_calling_key)]
 WritingKey = Annotated[ApiKey, Depends(_writing_key)]
 
 
