@@ -6,6 +6,7 @@ hands them to ``create_app``. Imports ``config``, ``store``, ``warehouse``, ``va
 from __future__ import annotations
 
 import gc
+import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -58,8 +59,13 @@ def app_from_environment() -> FastAPI:
     What exists once the app is built (modules, sqlglot's and pydantic's tables, the
     routes) lives as long as the process; ``gc.freeze()`` takes it out of the collector's
     view, so a full collection walks only what requests allocate: about 1 ms instead of
-    about 55 ms of paused requests, several times a minute under load."""
+    about 55 ms of paused requests, several times a minute under load.
+
+    Store calls run on worker threads while the event loop serves other requests; a thread
+    parsing SQL holds the GIL for up to the switch interval before the loop gets it back, so
+    the interval is shortened from 5 ms to 1 ms (docs/benchmarks.md has the effect on p99)."""
     app = build_app(Settings())
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(0.001)
     return app

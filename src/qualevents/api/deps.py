@@ -43,6 +43,9 @@ from qualevents.wire import API_KEY_HEADER, API_VERSIONS
 
 T = TypeVar("T")
 KEY_SCOPE = "qualevents.key"
+# As many as Starlette's thread pool: a store call that waits (a lock, a slow disk) must not
+# hold up the reads behind it.
+WORKER_THREADS = 40
 
 
 @dataclass
@@ -68,7 +71,7 @@ class AppContext:
         may abandon the wait; the thread then finishes on its own and its result is dropped.
         (asyncio's executor: a hop costs about half of anyio's ``to_thread``.)"""
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(thread_name_prefix="qualevents")
+            self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="qualevents")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._threads, functools.partial(function, *args, **kwargs)
