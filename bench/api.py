@@ -49,10 +49,9 @@ PAGE_SIZE = 100
 READ_NAME = "bench_event_05000"
 KEY_HEADER = "STATSIG-API-KEY"
 
-# Targets (PASS/FAIL column).
-MIN_RATIO_TO_BARE = 0.50
-MAX_P99_MS = 20.0
-MIN_CREATE_PER_S_SQLITE = 1_000.0
+# Targets (PASS/FAIL column): what a plain, declared FastAPI app reaches, as a share of the
+# bare endpoint's req/s in the same run (issue 9).
+MIN_RATIO_TO_BARE = {"read": 0.30, "list": 0.10, "create": 0.05}
 MAX_RSS_MB = 150.0
 
 
@@ -234,10 +233,11 @@ def event_document(name: str, *, new_sql: bool = False) -> dict[str, Any]:
 
 def seed(database_url: str, count: int) -> str:
     """``count`` events and a full-access key, straight through the store; the key's secret."""
-    from qualevents.api.schemas import CreateBody
+    from qualevents.api.convert import event_from_body
     from qualevents.keys import KeyService
     from qualevents.store import open_store
     from qualevents.store.base import Actor
+    from qualevents.wire import CreateBody
 
     store = open_store(database_url)
     try:
@@ -247,7 +247,7 @@ def seed(database_url: str, count: int) -> str:
         for i in range(count):
             document = event_document(f"bench_event_{i:05d}")
             body = CreateBody.model_validate_json(json.dumps(document))
-            events.append(body.to_event(body.name))
+            events.append(event_from_body(body, body.name))
         # The store's own insert (event + revision), in batches: one transaction per event
         # would make seeding PostgreSQL take longer than the measurements.
         for start in range(0, count, 1000):
@@ -564,28 +564,15 @@ def targets(results: list[CaseResult]) -> list[dict[str, Any]]:
         if r.case == "bare":
             continue
         name = f"{r.backend} {r.case}"
-        if r.case in ("read", "list") and bare is not None:
+        if bare is not None:
             r.ratio_to_bare = round(r.req_per_s / bare.req_per_s, 3)
+        goal = MIN_RATIO_TO_BARE.get(r.case)
+        if goal is not None and r.ratio_to_bare is not None:
             rows.append(
                 {
-                    "target": f"{name}: req/s >= {MIN_RATIO_TO_BARE:.0%} of bare",
-                    "measured": f"{r.ratio_to_bare:.0%}",
-                    "pass": r.ratio_to_bare >= MIN_RATIO_TO_BARE,
-                }
-            )
-        rows.append(
-            {
-                "target": f"{name}: p99 < {MAX_P99_MS:g} ms",
-                "measured": f"{r.p99_ms:.2f} ms",
-                "pass": r.p99_ms < MAX_P99_MS,
-            }
-        )
-        if r.case == "create" and r.backend == "sqlite":
-            rows.append(
-                {
-                    "target": f"{name}: >= {MIN_CREATE_PER_S_SQLITE:,.0f} req/s",
-                    "measured": f"{r.req_per_s:,.0f} req/s",
-                    "pass": r.req_per_s >= MIN_CREATE_PER_S_SQLITE,
+                    "target": f"{name}: req/s >= {goal:.2f}x bare",
+                    "measured": f"{r.ratio_to_bare:.2f}x",
+                    "pass": r.ratio_to_bare >= goal,
                 }
             )
         if r.non_2xx or r.socket_errors:
@@ -637,7 +624,7 @@ def print_report(report: dict[str, Any]) -> None:
             f"{r['req_per_s']:,.0f}",
             f"{r['p50_ms']:.2f}",
             f"{r['p99_ms']:.2f}",
-            f"{r['ratio_to_bare']:.0%}" if r["ratio_to_bare"] is not None else "",
+            f"{r['ratio_to_bare']:.2f}x" if r["ratio_to_bare"] is not None else "",
             str(r["non_2xx"] + r["socket_errors"]),
             f"{r['server_cpu_us_per_req']:,.0f}",
             f"{r['server_peak_rss_mb']:.1f}" if r["server_peak_rss_mb"] else "",

@@ -142,7 +142,7 @@ def main() -> int:
         database_url = f"sqlite:///{workdir / 'store.db'}"
         secret = seed(database_url, 100)
         from qualevents.keys import KeyService
-        from qualevents.store.sql import open_store
+        from qualevents.store import open_store
 
         store = open_store(database_url)
         reader_secret = KeyService(store).create("previewer", read_only=True)[1]

@@ -1,6 +1,7 @@
 """Soak: a steady open-loop rate of mixed reads and writes for minutes, from loopback.
 
     python bench/soak.py [--minutes 10] [--rate 200] [--database-url URL] [--rate-limit statsig]
+    python bench/soak.py --compare-bare [--minutes 1] [--database-url URL]
 
 Starts the server as a subprocess (``qualevents serve``, one worker, a free loopback port;
 SQLite in a temporary directory unless ``--database-url`` is given), makes a console key and
@@ -13,6 +14,11 @@ Latency is measured from the moment a request was due, so a stalled server shows
 percentiles instead of silently slowing the generator down. The server's RSS is sampled
 from /proc every few seconds. Errors are every answer other than 2xx and 429, plus
 transport failures. Prints a table and writes ``bench/results/soak.json``.
+
+``--compare-bare``: first measure the bare FastAPI endpoint's throughput (``bench/api.py``'s
+baseline, with wrk), then send the same open-loop mix at a tenth of it (unless ``--rate`` is
+given) to the bare app (``bench/_bare_app.py`` answers every path) and then to qualevents,
+and report both p99s: the target is qualevents' p99 within 3x of bare's at that rate.
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
+from json import dumps
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -45,6 +53,7 @@ KEY_HEADER = "STATSIG-API-KEY"
 SEED_EVENTS = 200
 RSS_EVERY_S = 5.0
 MAX_IN_FLIGHT = 1000
+CONNECTIONS = 64
 STARTUP_S = 60
 
 
@@ -128,8 +137,78 @@ def per_minute(
     return rows
 
 
+@dataclass
+class RawResponse:
+    status_code: int
+    text: str
+
+
+class RawPool:
+    """A pool of keep-alive HTTP/1.1 connections on raw asyncio streams: much less client
+    CPU per request than httpx, so the generator keeps its schedule at the rates a server
+    answers. A request waits for a free connection (that wait counts in its latency)."""
+
+    def __init__(self, port: int, key: str, size: int) -> None:
+        self.port = port
+        self.key = key
+        self.size = size
+        self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.Queue()
+        )
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            self.free.put_nowait(await asyncio.open_connection("127.0.0.1", self.port))
+
+    async def close(self) -> None:
+        while not self.free.empty():
+            _reader, writer = self.free.get_nowait()
+            writer.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> RawResponse:
+        if params:
+            path = f"{path}?{urlencode(params)}"
+        body = b"" if json is None else dumps(json).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{KEY_HEADER}: {self.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        reader, writer = await self.free.get()
+        try:
+            writer.write(head.encode() + body)
+            status, text = await _read_response(reader)
+        except (OSError, asyncio.IncompleteReadError):
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            raise
+        finally:
+            self.free.put_nowait((reader, writer))
+        return RawResponse(status, text)
+
+    async def post(self, path: str, json: dict[str, Any]) -> RawResponse:
+        return await self.request("POST", path, json=json)
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    status = int(head.split(" ", 2)[1])
+    length = 0
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    body = await reader.readexactly(length) if length else b""
+    return status, body[:200].decode(errors="replace")
+
+
 class Load:
-    def __init__(self, client: httpx.AsyncClient, names: list[str], seed: int) -> None:
+    def __init__(self, client: RawPool, names: list[str], seed: int) -> None:
         self.client = client
         self.names = names
         self.random = random.Random(seed)
@@ -174,7 +253,7 @@ class Load:
             failed = not (200 <= response.status_code < 300 or response.status_code == 429)
             if failed and len(self.error_samples) < 20:
                 self.error_samples.append(f"{kind} {status} {response.text[:200]}")
-        except httpx.HTTPError as exc:
+        except (OSError, asyncio.IncompleteReadError) as exc:
             status = f"transport:{type(exc).__name__}"
             if len(self.error_samples) < 20:
                 self.error_samples.append(f"{kind} {status}")
@@ -187,10 +266,9 @@ class Load:
 
 
 async def drive(base_url: str, key: str, pid: int, minutes: float, rate: float) -> dict:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers={KEY_HEADER: key}, limits=limits, timeout=30
-    ) as client:
+    client = RawPool(int(base_url.rsplit(":", 1)[1]), key, CONNECTIONS)
+    await client.open()
+    try:
         names = [f"soak seed {i:05d}" for i in range(SEED_EVENTS)]
         for name in names:
             response = await client.post(BASE, json=event_body(name, 1))
@@ -225,6 +303,8 @@ async def drive(base_url: str, key: str, pid: int, minutes: float, rate: float) 
         final = rss_mb(pid)
         if final is not None:
             samples.append((elapsed, final))
+    finally:
+        await client.close()
     latencies = sorted(load.latencies)
     errors = sum(
         count for status, count in load.statuses.items()
@@ -305,6 +385,102 @@ def print_table(result: dict[str, Any], config: dict[str, Any]) -> None:
         print("  error:", sample)
 
 
+def bare_throughput(workdir: Path) -> float:
+    """Requests per second the bare endpoint answers (wrk, 50 connections, 3 s)."""
+    sys.path.insert(0, str(HERE))
+    import api as api_bench  # bench/api.py
+
+    port = free_port()
+    server = api_bench.Server(
+        api_bench.uvicorn_argv("_bare_app:app", port), api_bench.server_env(None), port, workdir
+    )
+    try:
+        server.wait_ready("/bare")
+        request = api_bench.Request("GET", "/bare")
+        api_bench.run_wrk(port, request, 1.0, 50, workdir)
+        raw = api_bench.run_wrk(port, request, 3.0, 50, workdir)
+    finally:
+        server.stop()
+    return raw["requests"] / raw["seconds"]
+
+
+def soak_bare(minutes: float, rate: float, workdir: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    import api as api_bench  # bench/api.py
+
+    port = free_port()
+    server = api_bench.Server(
+        api_bench.uvicorn_argv("_bare_app:app", port), api_bench.server_env(None), port, workdir
+    )
+    try:
+        server.wait_ready("/bare")
+        return asyncio.run(
+            drive(f"http://127.0.0.1:{port}", "unused", server.process.pid, minutes, rate)
+        )
+    finally:
+        server.stop()
+
+
+def compare_bare(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="qualevents-soak-") as tmp:
+        workdir = Path(tmp)
+        bare_rps = bare_throughput(workdir)
+        rate = args.rate_given or round(bare_rps / 10, 1)
+        print(f"bare endpoint: {bare_rps:,.0f} req/s; offered rate {rate:g}/s", flush=True)
+        bare = soak_bare(args.minutes, rate, workdir)
+        database_url = args.database_url or f"sqlite:///{tmp}/soak.db"
+        ours = soak_qualevents(database_url, args.minutes, rate, args.rate_limit, workdir)
+    ratio = ours["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else float("nan")
+    print(f"{'':12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'achieved/s':>12}")
+    for label, result in (("bare", bare), ("qualevents", ours)):
+        print(
+            f"{label:12}{result['p50_ms']:>9}{result['p99_ms']:>9}{result['errors']:>8}"
+            f"{result['achieved_rate']:>12}"
+        )
+    print(
+        f"p99 ratio qualevents/bare: {ratio:.2f} (target <= 3): {'PASS' if ratio <= 3 else 'FAIL'}"
+    )
+    output = {
+        "mode": "compare-bare",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bare_req_per_s": round(bare_rps, 1),
+        "rate": rate,
+        "minutes": args.minutes,
+        "database": "sqlite (temp file)" if args.database_url is None else "given URL",
+        "bare": {k: v for k, v in bare.items() if k not in ("rss_samples", "per_minute")},
+        "qualevents": {k: v for k, v in ours.items() if k not in ("rss_samples", "per_minute")},
+        "p99_ratio": round(ratio, 2),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(output, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    sys.exit(0 if ratio <= 3 and not ours["errors"] else 1)
+
+
+def soak_qualevents(
+    database_url: str, minutes: float, rate: float, rate_limit: str, workdir: Path
+) -> dict[str, Any]:
+    key = create_key(database_url)
+    port = free_port()
+    command, env = server_command(port, database_url, rate_limit)
+    log = workdir / f"server-{port}.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, env=env
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_ready(base_url, process, log)
+            return asyncio.run(drive(base_url, key, process.pid, minutes, rate))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -312,9 +488,16 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--rate-limit", default="off", help="off (default), statsig, N/S,...")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--compare-bare", action="store_true", help="the same load on the bare app first"
+    )
     args = parser.parse_args()
     if not 0 < args.minutes <= 120 or not 0 < args.rate <= 5000:
         parser.error("--minutes must be in (0, 120] and --rate in (0, 5000]")
+    if args.compare_bare:
+        args.rate_given = args.rate if "--rate" in sys.argv else None
+        compare_bare(args)
+        return
     with tempfile.TemporaryDirectory(prefix="qualevents-soak-") as tmp:
         database_url = args.database_url or f"sqlite:///{tmp}/soak.db"
         key = create_key(database_url)

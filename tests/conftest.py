@@ -16,12 +16,12 @@ import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
+from starlette.testclient import TestClient
 
 from qualevents.config import Settings
 from qualevents.keys import KeyService
 from qualevents.store import SQLStore, open_store
 from qualevents.store.schema import metadata
-from tests.bridge import in_process_client
 
 POSTGRES_URL = os.environ.get("QUALEVENTS_TEST_POSTGRES_URL")
 
@@ -95,13 +95,13 @@ def read_only_key(store: SQLStore) -> str:
 
 @pytest.fixture
 def client(app: object, full_key: str) -> Iterator[httpx.Client]:
-    with in_process_client(app, headers={"STATSIG-API-KEY": full_key}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": full_key}) as http:
         yield http
 
 
 @pytest.fixture
 def anonymous(app: object) -> Iterator[httpx.Client]:
-    with in_process_client(app) as http:
+    with TestClient(app) as http:
         yield http
 
 

@@ -28,11 +28,15 @@ class ServerFailed(RuntimeError):
 
 
 @contextmanager
-def running_server(workdir: Path, *args: str) -> Iterator[str]:
-    """``qualevents serve ARGS`` on a free port; yields its base URL."""
+def running_server(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``qualevents serve ARGS`` on a free port (``env``: extra QUALEVENTS_* settings);
+    yields its base URL. Its log is ``server-PORT.log`` in ``workdir``."""
     port = free_port()
     log_path = workdir / f"server-{port}.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUALEVENTS_")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("QUALEVENTS_")},
+        **(env or {}),
+    }
     command = [sys.executable, "-m", "qualevents", "serve", "--port", str(port), *args]
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -55,7 +55,10 @@ def test_keys_revoke_makes_the_key_unusable(store, database_url):
     secret = create_key(database_url)
     key = KeyService(store).authenticate(secret)
     with seen_by(store):
-        invoke("keys", "revoke", key.id, "--database-url", database_url)
+        refused = runner.invoke(app, ["keys", "revoke", key.id, "--database-url", database_url])
+        assert refused.exit_code == 2 and "--yes" in refused.stderr  # stdin is no terminal
+        KeyService(store).authenticate(secret, fresh=True)  # still valid
+        invoke("keys", "revoke", key.id, "--yes", "--database-url", database_url)
         # A mutation's check reads the key fresh: refused at once, on every backend.
         with pytest.raises(Unauthorized):
             KeyService(store).authenticate(secret, fresh=True)
@@ -65,7 +68,7 @@ def test_keys_revoke_makes_the_key_unusable(store, database_url):
 
 def test_revoking_an_unknown_key_fails_clearly(store, database_url):
     result = runner.invoke(app, ["keys", "revoke", "key-nope", "--database-url", database_url])
-    assert result.exit_code != 0
+    assert result.exit_code == 1
     assert "key-nope" in result.stderr
 
 
@@ -85,3 +88,40 @@ def test_db_upgrade(tmp_path):
         assert store.list_keys() == []
     finally:
         store.close()
+
+
+def test_version():
+    from qualevents import __version__
+
+    assert invoke("--version").stdout.strip() == f"qualevents {__version__}"
+
+
+def test_keys_as_json(store, database_url):
+    import json
+
+    created = json.loads(invoke("keys", "create", "--json", "--database-url", database_url).stdout)
+    assert created["secret"].startswith("console-") and created["kind"] == "full_access"
+    listed = json.loads(invoke("keys", "list", "--json", "--database-url", database_url).stdout)
+    assert [key["id"] for key in listed] == [created["id"]]
+    assert "secret" not in listed[0]
+    revoked = invoke(
+        "keys", "revoke", created["id"], "-y", "--json", "--database-url", database_url
+    )
+    assert json.loads(revoked.stdout)["revokedAt"] is not None
+
+
+def test_a_confirmation_at_a_terminal(store, database_url, monkeypatch):
+    from qualevents.cli import common
+
+    secret = create_key(database_url)
+    key = KeyService(store).authenticate(secret)
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
+    answered_no = runner.invoke(
+        app, ["keys", "revoke", key.id, "--database-url", database_url], input="n\n"
+    )
+    assert answered_no.exit_code == 1
+    with seen_by(store):
+        answered_yes = runner.invoke(
+            app, ["keys", "revoke", key.id, "--database-url", database_url], input="y\n"
+        )
+    assert answered_yes.exit_code == 0, answered_yes.stderr

@@ -41,14 +41,19 @@ def write_event(tmp_path: Path, **fields: object) -> str:
 
 def test_settings_set_and_show(store, database_url):
     assert (
-        run("settings", "set", "require-reviews", "true", "--database-url", database_url).exit_code
-        == 0
+        run("settings", "set", "--require-reviews", "--database-url", database_url).exit_code == 0
     )
     assert ReviewService(store, QualifyingEventService(store)).reviews_required()
     shown = run("settings", "show", "--database-url", database_url)
     assert "require-reviews = true" in shown.stdout
-    bad = run("settings", "set", "require-review", "true", "--database-url", database_url)
-    assert bad.exit_code == 2 and "Unknown setting" in bad.stderr
+    bad = run("settings", "set", "--require-review", "--database-url", database_url)
+    assert bad.exit_code == 2 and "No such option" in bad.stderr
+    free_text = run("settings", "set", "require-reviews", "yes", "--database-url", database_url)
+    assert free_text.exit_code == 2
+    off = run("settings", "set", "--no-require-reviews", "--json", "--database-url", database_url)
+    assert off.exit_code == 0 and json.loads(off.stdout) == {"requireReviews": False}
+    shown = run("settings", "show", "--json", "--database-url", database_url)
+    assert json.loads(shown.stdout) == {"requireReviews": False}
 
 
 def test_events_apply_creates_then_updates_and_records_history(store, database_url, tmp_path):
@@ -66,16 +71,18 @@ def test_read_only_events_are_refused_locally_without_force(store, database_url,
     run("events", "apply", write_event(tmp_path, isReadOnly=True), "--database-url", database_url)
     changed = write_event(tmp_path, isReadOnly=True, description="local edit")
     refused = run("events", "apply", changed, "--database-url", database_url)
-    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert refused.exit_code == 1 and "--force" in refused.stderr
     assert store.get_event("Log Events").event.description == ""
-    refused = run("events", "delete", "Log Events", "--database-url", database_url)
-    assert refused.exit_code == 2 and store.get_event("Log Events") is not None
+    refused = run("events", "delete", "Log Events", "--yes", "--database-url", database_url)
+    assert refused.exit_code == 1 and store.get_event("Log Events") is not None
     with seen_by(store):
         forced = run("events", "apply", changed, "--force", "--database-url", database_url)
     assert forced.exit_code == 0
     assert store.get_event("Log Events").event.description == "local edit"
     with seen_by(store):
-        deleted = run("events", "delete", "Log Events", "--force", "--database-url", database_url)
+        deleted = run(
+            "events", "delete", "Log Events", "--force", "--yes", "--database-url", database_url
+        )
     assert deleted.exit_code == 0
     assert store.get_event("Log Events") is None
 
@@ -83,7 +90,7 @@ def test_read_only_events_are_refused_locally_without_force(store, database_url,
 def test_events_apply_reports_invalid_files(store, database_url, tmp_path):
     path = write_event(tmp_path, idTypeMapping=[], bogus=1)
     result = run("events", "apply", path, "--database-url", database_url)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "bogus" in result.stderr
     assert store.get_event("Log Events") is None
 
@@ -161,7 +168,11 @@ def test_validate_preview_and_daily_locally(store, database_url, tmp_path, demo_
     assert daily.exit_code == 0
     assert today.isoformat() in daily.stdout and "userID" in daily.stdout
     missing = run("preview", "Nope", *common)
-    assert missing.exit_code == 2 and "Nope" in missing.stderr
+    assert missing.exit_code == 1 and "Nope" in missing.stderr
+    rows = json.loads(run("preview", "Log Events", "--limit", "2", "--json", *common).stdout)
+    assert len(rows) == 2 and "user_id" in rows[0]
+    report = json.loads(run("validate", write_event(tmp_path), "--json", *common).stdout)
+    assert report["valid"] is True
 
 
 @pytest.mark.slow
@@ -193,4 +204,15 @@ def test_validate_preview_and_daily_through_a_server(tmp_path, demo_warehouse):
         daily = run("daily", "Log Events", "--start", today, "--end", today, *remote)
         assert daily.exit_code == 0 and today in daily.stdout
         unknown = run("preview", "Nope", *remote)
-        assert unknown.exit_code == 2
+        assert unknown.exit_code == 1
+        days = run("daily", "Log Events", "--start", today, "--end", today, "--json", *remote)
+        assert json.loads(days.stdout)[0]["date"] == today
+        from_env = runner.invoke(
+            app,
+            ["preview", "Log Events", "--limit", "1", "--json", "--api-key", secret],
+            env={"QUALEVENTS_URL": base_url, "QUALEVENTS_DATABASE_URL": "sqlite:///unused"},
+        )
+        assert from_env.exit_code == 0, from_env.stderr
+        assert len(json.loads(from_env.stdout)) == 1
+        no_key = runner.invoke(app, ["preview", "Log Events", "--url", base_url], env={})
+        assert no_key.exit_code == 2

@@ -17,10 +17,10 @@ import jsonschema_rs
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
-from tests.bridge import in_process_client
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "statsig_contract.json"
 BASE = "/console/v1/experiments/qualifying_events"
@@ -78,7 +78,7 @@ def assert_statsig_accepts(path: str, method: str, response) -> None:
 @pytest.fixture(scope="module")
 def our_openapi() -> dict[str, Any]:
     app = create_app(Settings(warehouse_url="none", _env_file=None), store=object())  # type: ignore[arg-type]
-    with in_process_client(app) as http:
+    with TestClient(app) as http:
         return http.get("/openapi.json").json()
 
 
@@ -192,7 +192,7 @@ def test_generated_requests_get_answers_statsig_accepts(our_openapi, app, full_k
     )
     @given(case=op.as_strategy())
     def check(case) -> None:
-        with in_process_client(app) as http:
+        with TestClient(app) as http:
             response = http.request(**_request_of(op, case, full_key))
         assert response.status_code < 500, response.text
         status = str(response.status_code)

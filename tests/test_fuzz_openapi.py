@@ -27,6 +27,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
@@ -34,7 +35,6 @@ from qualevents.errors import ValidationFailed
 from qualevents.keys import KeyService
 from qualevents.models import QualifyingEvent
 from qualevents.store import open_store
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 MAX_EXAMPLES = 40
@@ -74,7 +74,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
     store = open_store(url)
     key = KeyService(store).create("fuzz")[1]
     app = create_app(Settings(database_url=url, warehouse_url="none", _env_file=None), store=store)
-    with in_process_client(app, headers={"STATSIG-API-KEY": key}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": key}) as http:
         for name in ("Log Events", "0", "a b"):
             assert http.post(BASE, json={**SEEDED, "name": name}).status_code == 201
         assert http.post("/console/v1/-/settings", json={"requireReviews": True}).is_success
@@ -145,7 +145,7 @@ def test_generated_requests_never_500_and_bodies_match_our_schema(fuzz_app, op) 
     )
     @given(case=op.as_strategy())
     def check(case) -> None:
-        with in_process_client(app) as http:
+        with TestClient(app) as http:
             response = http.request(**_request_of(op, case, key))
         check_response(op, response)
 
@@ -170,7 +170,7 @@ def test_out_of_range_numbers_in_paths_are_a_400_not_a_500(fuzz_app, method, pat
     # A revision number or change request id beyond the 64-bit range overflowed SQLite's
     # integer conversion (OverflowError, a 500); beyond 32 bits PostgreSQL's integer column.
     app, key = fuzz_app
-    with in_process_client(app, headers={"STATSIG-API-KEY": key}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": key}) as http:
         response = http.request(method, path.format(n=number))
     assert response.status_code == 400, response.text
     assert_error_shape(400, response.json())

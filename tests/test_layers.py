@@ -1,5 +1,6 @@
 """Layers import downward only (STYLE.md): a module may import its own layer and the layers
-below it, never one above. ``client`` stands apart: it imports only ``errors`` and httpx."""
+below it, never one above. ``client`` stands apart: it imports only ``errors``, ``wire`` (the
+wire schemas, below both the API and the client), httpx and pydantic."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ PACKAGE = Path(qualevents.__file__).resolve().parent
 # (commands with ``--url``) and the package root may use ``client``.
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
+    ("wire",),  # imports nothing of ours: the client may use it
     ("models",),
     ("config",),
     ("sql",),
@@ -31,8 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # The package root only re-exports lazily; ``__main__`` is the entry point.
 EXEMPT = {"", "__main__"}
-CLIENT_MAY_IMPORT = {"qualevents.errors"}
-CLIENT_THIRD_PARTY = {"httpx"}
+CLIENT_MAY_IMPORT = {"qualevents.errors", "qualevents.wire"}
+CLIENT_THIRD_PARTY = {"httpx", "pydantic"}
 
 
 def top_level(module: str) -> str:
@@ -104,7 +106,12 @@ def test_imports_go_downward(path: Path):
     assert not upward, "\n".join(upward)
 
 
-def test_client_imports_only_errors_and_httpx():
+def test_wire_imports_nothing_of_ours():
+    ours = {t for _, t in imports_of(PACKAGE / "wire.py") if t.startswith("qualevents")}
+    assert not ours
+
+
+def test_client_imports_only_errors_wire_and_httpx():
     path = PACKAGE / "client.py"
     ours = {target for _, target in imports_of(path) if target.startswith("qualevents")}
     assert ours <= CLIENT_MAY_IMPORT, ours - CLIENT_MAY_IMPORT

@@ -4,6 +4,7 @@ in the contract's shape, and buckets shared through the store (several processes
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
@@ -11,7 +12,6 @@ from qualevents.errors import ConfigurationError, RateLimited
 from qualevents.keys import KeyService
 from qualevents.ratelimit import RateLimiter, Rule, parse_rules
 from qualevents.store import open_store
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 
@@ -77,7 +77,7 @@ def test_429_has_retry_after_and_the_error_shape(database_url, store):
     app = create_app(settings, store=store)
     app.state.context.rate_limiter.clock = Clock()
     secret = KeyService(store).create("busy")[1]
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
         assert [http.get(BASE).status_code for _ in range(3)] == [200, 200, 200]
         refused = http.get(BASE)
     assert refused.status_code == 429
@@ -94,7 +94,7 @@ def test_statsig_preset_allows_a_burst_of_100(database_url, store):
     app = create_app(settings, store=store)
     app.state.context.rate_limiter.clock = Clock()  # no refill while the burst runs
     secret = KeyService(store).create("tf")[1]
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
         statuses = [http.get(BASE).status_code for _ in range(101)]
     assert statuses[:100] == [200] * 100
     assert statuses[100] == 429

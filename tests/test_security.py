@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
+from starlette.testclient import TestClient
 
 import qualevents.keys
 from qualevents.api.app import create_app
@@ -28,7 +29,6 @@ from qualevents.config import Settings
 from qualevents.errors import QualeventsError
 from qualevents.keys import KeyService, mask_secret
 from qualevents.store.sql import SQLStore
-from tests.bridge import in_process_client
 from tests.test_faults import Server, workdir  # noqa: F401 - workdir is a fixture
 from tests.warehouse.conftest import reader_role
 
@@ -61,7 +61,7 @@ def keys(store: SQLStore) -> dict[str, str]:
 
 def _requests(app: Any, keys: dict[str, str]) -> list[Any]:
     responses = []
-    with in_process_client(app) as http:
+    with TestClient(app) as http:
         for secret in keys.values():
             headers = {"STATSIG-API-KEY": secret}
             responses.append(http.get(BASE, headers=headers))
@@ -236,7 +236,7 @@ def guarded(warehouse_case: WarehouseCase, tmp_path: Path, store: SQLStore):
     app = create_app(settings, store=store, warehouse=warehouse, validator=validator)
     secret = KeyService(store).create("writer")[1]
     try:
-        with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+        with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
             yield http, warehouse
     finally:
         warehouse.close()

@@ -23,6 +23,7 @@ import duckdb
 import httpx
 import psycopg
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
@@ -31,7 +32,6 @@ from qualevents.store.sql import open_store
 from qualevents.validation import Validator
 from qualevents.warehouse import open_warehouse
 from qualevents.warehouse.executor import WarehouseRunner
-from tests.bridge import in_process_client
 from tests.warehouse.conftest import reader_role
 
 BASE = "/console/v1/experiments/qualifying_events"
@@ -51,7 +51,7 @@ class Served:
     table: str
 
     def client(self, secret: str | None = None) -> httpx.Client:
-        return in_process_client(self.app, headers={"STATSIG-API-KEY": secret or self.full})
+        return TestClient(self.app, headers={"STATSIG-API-KEY": secret or self.full})
 
 
 def _serve(

@@ -1,19 +1,33 @@
-"""``Client``: a small httpx client for qualevents (and for Statsig's own Console API, which
-speaks the same wire format). Never imports server code; only ``errors`` for the typed
-exceptions it raises.
+"""``Client`` and ``AsyncClient``: httpx clients for qualevents (and for Statsig's own Console
+API, which speaks the same wire format). Never imports server code: only ``errors`` for the
+typed exceptions it raises and ``wire`` for the typed models it returns.
 
     from qualevents import Client
     with Client("http://127.0.0.1:8000", api_key="console-...") as client:
-        client.create_qualifying_event({"name": "Purchases", "sql": "...", ...})
+        read = client.get_qualifying_event("Purchases")
+        read.data.sql, read.etag                 # a wire.QualifyingEvent and its ETag
+        client.update_qualifying_event("Purchases", {...}, if_match=read.etag)
+
+Every method returns a ``Response`` (``data``, ``etag``, ``headers``, ``status``, ``body``);
+every failure raises a ``qualevents.errors`` class keeping the response's ``status``,
+``headers`` and decoded ``body``. A 429 is retried after its ``Retry-After`` (at most
+``max_retries`` times, each wait at most ``max_retry_wait_s``; ``max_retries=0`` opts out).
+``AsyncClient`` has the same methods, each a coroutine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, TypeAdapter
 
 from qualevents.errors import (
     ErrorItem,
@@ -25,15 +39,26 @@ from qualevents.errors import (
     PreconditionFailed,
     QualeventsError,
     RateLimited,
+    RequestTimeout,
     StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
     WarehouseError,
     WarehouseTimeout,
 )
+from qualevents.wire import (
+    API_KEY_HEADER,
+    API_VERSION,
+    AuditLogItem,
+    Health,
+    Pagination,
+    QualifyingEvent,
+    Revision,
+    ValidationReport,
+)
 
 BASE = "/console/v1/experiments/qualifying_events"
-API_VERSION = "20240601"
+T = TypeVar("T")
 
 _BY_STATUS: dict[int, type[QualeventsError]] = {
     400: InvalidRequest,
@@ -41,6 +66,7 @@ _BY_STATUS: dict[int, type[QualeventsError]] = {
     403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
+    408: RequestTimeout,
     412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
@@ -50,12 +76,46 @@ _BY_STATUS: dict[int, type[QualeventsError]] = {
 }
 
 
-def _path(name: str, *rest: str) -> str:
-    return "/".join([BASE, quote(name, safe=""), *rest])
+@dataclass(frozen=True)
+class Response(Generic[T]):
+    """One answer: its typed ``data``, the ``ETag`` (reads and writes of an event), the
+    ``pagination`` of a list page, the ``validation`` report of a write, and the raw parts."""
+
+    data: T
+    status: int
+    headers: httpx.Headers
+    body: dict[str, Any] = field(repr=False)
+    etag: str | None = None
+    message: str | None = None
+    pagination: Pagination | None = None
+    validation: ValidationReport | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.body.get("dryRun"))
+
+
+def _retry_after(headers: httpx.Headers) -> float:
+    """Seconds to wait, from ``Retry-After`` (seconds or an HTTP date); 1 when absent."""
+    raw = headers.get("retry-after", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return 1.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def error_from_response(response: httpx.Response) -> QualeventsError:
-    """The typed error an error response stands for, with its ``errors`` items."""
+    """The typed error an error response stands for, with its ``errors`` items, keeping the
+    response's ``status``, ``headers`` and decoded ``body``."""
     try:
         body = response.json()
     except ValueError:
@@ -73,22 +133,158 @@ def error_from_response(response: httpx.Response) -> QualeventsError:
         if isinstance(item, dict)
     ]
     if response.status_code == 429:
-        error: QualeventsError = RateLimited(
-            int(response.headers.get("retry-after", "1") or 1), message
-        )
+        error: QualeventsError = RateLimited(round(_retry_after(response.headers)), message)
     else:
         cls = _BY_STATUS.get(response.status_code, QualeventsError)
         error = cls.__new__(cls)
         QualeventsError.__init__(error, message, items)
     error.status = response.status_code
     error.errors = items
+    error.headers = dict(response.headers)
     error.body = body  # type: ignore[attr-defined]
+    error.response = response  # type: ignore[attr-defined]
     return error
 
 
-class Client:
-    """One method per endpoint; each returns the response body's ``data`` (or the whole
-    body where there is more to it) and raises a ``qualevents.errors`` class on failure."""
+@dataclass(frozen=True)
+class _Call:
+    """One request and how its answer's ``data`` is read."""
+
+    method: str
+    path: str
+    parse: Callable[[Any], Any] = lambda data: data
+    params: dict[str, Any] | None = None
+    json: Any = None
+    headers: dict[str, str] | None = None
+
+
+def _path(name: str, *rest: str) -> str:
+    return "/".join([BASE, quote(name, safe=""), *rest])
+
+
+def _as_body(event: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(event, BaseModel):
+        return event.model_dump(by_alias=True, exclude_unset=True)
+    return dict(event)
+
+
+def _if_match(etag: str | None) -> dict[str, str] | None:
+    return {"If-Match": etag} if etag else None
+
+
+_EVENT = TypeAdapter(QualifyingEvent).validate_python
+_EVENTS = TypeAdapter(list[QualifyingEvent]).validate_python
+_REVISIONS = TypeAdapter(list[Revision]).validate_python
+_AUDIT = TypeAdapter(list[AuditLogItem]).validate_python
+
+
+def _nothing(_data: Any) -> None:
+    return None
+
+
+def _answer(response: httpx.Response, parse: Callable[[Any], Any]) -> Response[Any]:
+    if response.status_code >= 400:
+        raise error_from_response(response)
+    body = response.json()
+    if not isinstance(body, dict):
+        body = {"data": body}
+    data = body.get("data", body) if "data" in body or "message" in body else body
+    pagination = body.get("pagination")
+    validation = body.get("validation")
+    return Response(
+        data=parse(data) if data is not None else None,
+        status=response.status_code,
+        headers=response.headers,
+        body=body,
+        etag=response.headers.get("etag"),
+        message=body.get("message"),
+        pagination=Pagination.model_validate(pagination) if pagination else None,
+        validation=ValidationReport.model_validate(validation) if validation else None,
+    )
+
+
+class _Endpoints:
+    """One method per endpoint, written once: each builds a ``_Call`` and hands it to
+    ``_run``, which ``Client`` runs at once and ``AsyncClient`` as a coroutine."""
+
+    def _run(self, call: _Call) -> Any:
+        raise NotImplementedError
+
+    # -- Statsig's endpoints ----------------------------------------------------------------
+
+    def list_qualifying_events(self, *, limit: int = 100, page: int = 1) -> Any:
+        """One page: ``data`` is a list of ``QualifyingEvent``, with ``pagination``."""
+        return self._run(_Call("GET", BASE, _EVENTS, params={"limit": limit, "page": page}))
+
+    def create_qualifying_event(
+        self, event: BaseModel | Mapping[str, Any], *, dry_run: bool = False
+    ) -> Any:
+        body = {**_as_body(event), "dryRun": True} if dry_run else _as_body(event)
+        return self._run(_Call("POST", BASE, _EVENT, json=body))
+
+    def get_qualifying_event(self, name: str) -> Any:
+        """``data`` is the ``QualifyingEvent``; ``etag`` is what ``if_match=`` takes."""
+        return self._run(_Call("GET", _path(name), _EVENT))
+
+    def update_qualifying_event(
+        self, name: str, event: BaseModel | Mapping[str, Any], *, if_match: str | None = None
+    ) -> Any:
+        return self._run(
+            _Call("POST", _path(name), _EVENT, json=_as_body(event), headers=_if_match(if_match))
+        )
+
+    def patch_qualifying_event(
+        self, name: str, fields: BaseModel | Mapping[str, Any], *, if_match: str | None = None
+    ) -> Any:
+        return self._run(
+            _Call("PATCH", _path(name), _EVENT, json=_as_body(fields), headers=_if_match(if_match))
+        )
+
+    def delete_qualifying_event(self, name: str, *, if_match: str | None = None) -> Any:
+        return self._run(_Call("DELETE", _path(name), _nothing, headers=_if_match(if_match)))
+
+    # -- qualevents extensions ------------------------------------------------------------
+
+    def validate_qualifying_event(self, event: BaseModel | Mapping[str, Any]) -> Any:
+        """A dry-run create: nothing is stored; the answer's ``validation`` is the report."""
+        return self.create_qualifying_event(event, dry_run=True)
+
+    def preview(self, name: str, *, limit: int = 20, days: int = 7) -> Any:
+        params = {"limit": limit, "days": days}
+        return self._run(_Call("GET", _path(name, "-", "preview"), params=params))
+
+    def daily(self, name: str, *, start: str, end: str) -> Any:
+        params = {"start": start, "end": end}
+        return self._run(_Call("GET", _path(name, "-", "daily"), params=params))
+
+    def revisions(self, name: str, *, limit: int = 100, page: int = 1) -> Any:
+        params = {"limit": limit, "page": page}
+        return self._run(_Call("GET", _path(name, "-", "revisions"), _REVISIONS, params=params))
+
+    def revision(self, name: str, number: int) -> Any:
+        path = _path(name, "-", "revisions", str(number))
+        return self._run(_Call("GET", path, Revision.model_validate))
+
+    def restore(self, name: str, number: int, *, if_match: str | None = None) -> Any:
+        path = _path(name, "-", "revisions", str(number), "restore")
+        return self._run(_Call("POST", path, _EVENT, headers=_if_match(if_match)))
+
+    def audit_logs(self, **params: Any) -> Any:
+        return self._run(_Call("GET", "/console/v1/audit_logs", _AUDIT, params=params))
+
+    def health(self) -> Any:
+        return self._run(_Call("GET", "/-/health", Health.model_validate))
+
+
+def _headers(api_key: str, review: bool) -> dict[str, str]:
+    headers = {API_KEY_HEADER: api_key, "STATSIG-API-VERSION": API_VERSION}
+    if review:
+        headers["x-respect-review-settings"] = "true"
+    return headers
+
+
+class Client(_Endpoints):
+    """The synchronous client; each method returns a ``Response``."""
 
     def __init__(
         self,
@@ -99,16 +295,19 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         http: httpx.Client | None = None,
         review: bool = False,
+        max_retries: int = 2,
+        max_retry_wait_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``transport`` or a ready ``http`` client (e.g. Starlette's TestClient) may be
-        given to talk to an app in process."""
-        headers = {"STATSIG-API-KEY": api_key, "STATSIG-API-VERSION": API_VERSION}
-        if review:
-            headers["x-respect-review-settings"] = "true"
+        given to talk to an app in process; ``sleep`` is how a 429's wait is spent."""
         if http is None:
             http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
-        http.headers.update(headers)
+        http.headers.update(_headers(api_key, review))
         self._http = http
+        self.max_retries = max_retries
+        self.max_retry_wait_s = max_retry_wait_s
+        self._sleep = sleep
 
     def __enter__(self) -> Client:
         return self
@@ -119,82 +318,72 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self._http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        body = response.json()
-        if "ETag" in response.headers:
-            body.setdefault("etag", response.headers["ETag"])
-        return body
+    def _run(self, call: _Call) -> Response[Any]:
+        for attempt in range(self.max_retries + 1):
+            response = self._http.request(
+                call.method, call.path, params=call.params, json=call.json, headers=call.headers
+            )
+            if response.status_code != 429 or attempt == self.max_retries:
+                break
+            self._sleep(min(_retry_after(response.headers), self.max_retry_wait_s))
+        return _answer(response, call.parse)
 
-    # -- Statsig's endpoints ------------------------------------------------------------
-
-    def list_qualifying_events(self, *, limit: int = 100, page: int = 1) -> dict[str, Any]:
-        """One page: ``{"message", "data": [...], "pagination": {...}}``."""
-        return self._call("GET", BASE, params={"limit": limit, "page": page})
-
-    def iter_qualifying_events(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+    def iter_qualifying_events(self, *, limit: int = 100) -> Iterator[QualifyingEvent]:
         """Every qualifying event, following ``nextPage`` links."""
         path: str | None = f"{BASE}?page=1&limit={limit}"
         while path:
-            body = self._call("GET", path)
-            yield from body["data"]
-            path = body["pagination"]["nextPage"]
+            page = self._run(_Call("GET", path, _EVENTS))
+            yield from page.data
+            path = page.pagination.next_page if page.pagination else None
 
-    def create_qualifying_event(
-        self, event: dict[str, Any], *, dry_run: bool = False
-    ) -> dict[str, Any]:
-        body = {**event, "dryRun": True} if dry_run else event
-        return self._call("POST", BASE, json=body)["data"]
 
-    def get_qualifying_event(self, name: str) -> dict[str, Any]:
-        return self._call("GET", _path(name))["data"]
+class AsyncClient(_Endpoints):
+    """The asynchronous client: the same methods as ``Client``, each a coroutine."""
 
-    def update_qualifying_event(
-        self, name: str, event: dict[str, Any], *, if_match: str | None = None
-    ) -> dict[str, Any]:
-        headers = {"If-Match": if_match} if if_match else None
-        return self._call("POST", _path(name), json=event, headers=headers)["data"]
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http: httpx.AsyncClient | None = None,
+        review: bool = False,
+        max_retries: int = 2,
+        max_retry_wait_s: float = 30.0,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        if http is None:
+            http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        http.headers.update(_headers(api_key, review))
+        self._http = http
+        self.max_retries = max_retries
+        self.max_retry_wait_s = max_retry_wait_s
+        self._sleep = sleep
 
-    def patch_qualifying_event(
-        self, name: str, fields: dict[str, Any], *, if_match: str | None = None
-    ) -> dict[str, Any]:
-        headers = {"If-Match": if_match} if if_match else None
-        return self._call("PATCH", _path(name), json=fields, headers=headers)["data"]
+    async def __aenter__(self) -> AsyncClient:
+        return self
 
-    def delete_qualifying_event(self, name: str) -> None:
-        self._call("DELETE", _path(name))
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
-    # -- qualevents extensions ----------------------------------------------------------
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
-    def validate_qualifying_event(self, event: dict[str, Any]) -> dict[str, Any]:
-        """A dry-run create: the whole response, with ``validation``."""
-        return self._call("POST", BASE, json={**event, "dryRun": True})
+    async def _run(self, call: _Call) -> Response[Any]:  # type: ignore[override]
+        for attempt in range(self.max_retries + 1):
+            response = await self._http.request(
+                call.method, call.path, params=call.params, json=call.json, headers=call.headers
+            )
+            if response.status_code != 429 or attempt == self.max_retries:
+                break
+            await self._sleep(min(_retry_after(response.headers), self.max_retry_wait_s))
+        return _answer(response, call.parse)
 
-    def preview(self, name: str, *, limit: int = 20, days: int = 7) -> list[dict[str, Any]]:
-        return self._call(
-            "GET", _path(name, "-", "preview"), params={"limit": limit, "days": days}
-        )["data"]
-
-    def daily(self, name: str, *, start: str, end: str) -> list[dict[str, Any]]:
-        return self._call("GET", _path(name, "-", "daily"), params={"start": start, "end": end})[
-            "data"
-        ]
-
-    def revisions(self, name: str, *, limit: int = 100, page: int = 1) -> dict[str, Any]:
-        return self._call(
-            "GET", _path(name, "-", "revisions"), params={"limit": limit, "page": page}
-        )
-
-    def revision(self, name: str, number: int) -> dict[str, Any]:
-        return self._call("GET", _path(name, "-", "revisions", str(number)))["data"]
-
-    def restore(self, name: str, number: int) -> dict[str, Any]:
-        return self._call("POST", _path(name, "-", "revisions", str(number), "restore"))["data"]
-
-    def audit_logs(self, **params: Any) -> dict[str, Any]:
-        return self._call("GET", "/console/v1/audit_logs", params=params)
-
-    def health(self) -> dict[str, Any]:
-        return self._call("GET", "/-/health")
+    async def iter_qualifying_events(self, *, limit: int = 100) -> AsyncIterator[QualifyingEvent]:
+        path: str | None = f"{BASE}?page=1&limit={limit}"
+        while path:
+            page = await self._run(_Call("GET", path, _EVENTS))
+            for event in page.data:
+                yield event
+            path = page.pagination.next_page if page.pagination else None

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     demo: bool = Field(False, description="Load the demo data set into the embedded DuckDB")
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
     request_timeout_s: float = Field(60.0, gt=0, description="Longest a request may run")
+    max_concurrent_requests: int = Field(
+        256, gt=0, description="Requests served at once per process; more get a 503"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Longest a client may take to send a request's headers"
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="Longest a client may pause while sending a request's body"
+    )
+    keep_alive_s: int = Field(5, gt=0, description="Idle keep-alive connections close after")
     rate_limit: str = Field(
         "off",
         description="Per-key rate limit: 'off', 'statsig' (100/10s and 900/15min) or "

@@ -18,6 +18,7 @@ store, the warehouse adapters and ``sql/``; nothing above them sees one.
     │   └── QualifyingEventNotFound (404)
     ├── MethodNotAllowed (405)
     ├── PreconditionFailed (412)            If-Match mismatch
+    ├── RequestTimeout (408)                the client sent its body too slowly
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
     ├── RateLimited (429)                   carries retry_after seconds
@@ -138,6 +139,21 @@ class MethodNotAllowed(QualeventsError):
 class PreconditionFailed(QualeventsError):
     status = 412
     default_message = "Precondition failed"
+
+
+def revision_mismatch(name: str, current: int, expected: int) -> PreconditionFailed:
+    """The one 412 for an ``If-Match`` (or a change request's base) that is not the event's
+    current revision."""
+    return PreconditionFailed(
+        f"Qualifying event {name!r} is at revision {current}, not {expected}: "
+        "it changed since you read it",
+        [ErrorItem(("If-Match",), f'If-Match does not match the current ETag "{current}"')],
+    )
+
+
+class RequestTimeout(QualeventsError):
+    status = 408
+    default_message = "The request body did not arrive in time"
 
 
 class PayloadTooLarge(QualeventsError):

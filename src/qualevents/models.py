@@ -1,7 +1,7 @@
 """Domain objects: QualifyingEvent and its parts, with the invariants that hold for every
 stored definition. Imports only ``errors``.
 
-Fields are snake_case; the wire's camelCase lives in ``api/schemas.py``. ``None`` means "never
+Fields are snake_case; the wire's camelCase lives in ``wire.py``. ``None`` means "never
 written": such a field is left out of responses, so a read returns exactly what was written
 (Statsig's Terraform provider tells an absent list from an empty one). ``description`` is the
 one optional field that always has a value (``""``).

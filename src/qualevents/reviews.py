@@ -15,6 +15,7 @@ from qualevents.errors import (
     NotFound,
     PreconditionFailed,
     QualifyingEventNotFound,
+    revision_mismatch,
 )
 from qualevents.models import ChangeRequest, ChangeRequestStatus, QualifyingEvent
 from qualevents.service import QualifyingEventService, merge_changes
@@ -75,9 +76,7 @@ class ReviewService:
         if action != "create":
             current = self.events.get(name)
             if expected_revision is not None and current.revision != expected_revision:
-                raise PreconditionFailed(
-                    f"Qualifying event {name!r} is at revision {current.revision}"
-                )
+                raise revision_mismatch(name, current.revision, expected_revision)
             base = current.revision
         return self.store.create_change_request(name, action, payload, base, actor)
 

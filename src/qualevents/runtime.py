@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import importlib.metadata
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -147,7 +148,9 @@ def build_app(settings: Settings) -> FastAPI:
         logging.getLogger("qualevents").warning(hint)
     warehouse = open_warehouse_for(settings)
     validator = validator_for(settings, warehouse)
-    return create_app(settings, store=store, warehouse=warehouse, validator=validator)
+    return create_app(
+        settings, store=store, warehouse=warehouse, validator=validator, close_on_shutdown=True
+    )
 
 
 def app_from_environment() -> FastAPI:
@@ -156,8 +159,13 @@ def app_from_environment() -> FastAPI:
     What exists once the app is built (modules, sqlglot's and pydantic's tables, the
     routes) lives as long as the process; ``gc.freeze()`` takes it out of the collector's
     view, so a full collection walks only what requests allocate, not the whole app
-    (what that saves in paused requests: docs/benchmarks.md)."""
+    (what that saves in paused requests: docs/benchmarks.md).
+
+    Store calls run on worker threads while the event loop serves other requests; a thread
+    parsing SQL holds the GIL for up to the switch interval before the loop gets it back, so
+    the interval is shortened from 5 ms to 1 ms (docs/benchmarks.md has the effect on p99)."""
     app = build_app(Settings())
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(0.001)
     return app

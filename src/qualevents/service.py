@@ -17,6 +17,7 @@ from qualevents.errors import (
     PreconditionFailed,
     ValidationFailed,
     name_in_use,
+    revision_mismatch,
 )
 from qualevents.models import (
     ApiKey,
@@ -270,8 +271,4 @@ def _immutable_name(expected: str, got: object) -> ErrorItem:
 
 def _check_expected(current: StoredQualifyingEvent, expected_revision: int | None) -> None:
     if expected_revision is not None and current.revision != expected_revision:
-        raise PreconditionFailed(
-            f"Qualifying event {current.event.name!r} is at revision {current.revision}, "
-            f"not {expected_revision}: it changed since you read it",
-            [ErrorItem((), "If-Match does not match the current ETag")],
-        )
+        raise revision_mismatch(current.event.name, current.revision, expected_revision)

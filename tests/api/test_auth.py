@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.keys import KeyService
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 EVENT = {
@@ -129,7 +129,7 @@ def test_missing_key_is_401_even_with_an_invalid_body(anonymous):
 
 def test_keys_are_independent_and_owner_follows_the_caller(app, store, existing):
     _, second = KeyService(store).create("second key")
-    with in_process_client(app, headers={"STATSIG-API-KEY": second}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": second}) as http:
         response = http.post(BASE, json={**EVENT, "name": "Theirs"})
         assert response.status_code == 201
         assert response.json()["data"]["owner"]["ownerName"] == "second key"

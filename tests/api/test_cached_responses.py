@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
 from qualevents.store import open_store
 from qualevents.store.base import Actor
-from tests.bridge import in_process_client
 from tests.factories import event
 
 BASE = "/console/v1/experiments/qualifying_events"
@@ -26,7 +26,7 @@ def served(tmp_path: Path):
     store, other = open_store(url), open_store(url)
     secret = KeyService(store).create("ci")[1]
     app = create_app(Settings(database_url=url, warehouse_url="none", _env_file=None), store=store)
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
         yield http, other
     other.close()
     store.close()

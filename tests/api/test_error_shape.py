@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 import qualevents
 from qualevents.api.app import create_app
 from qualevents.store.sql import SQLStore
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 EVENT = {
@@ -64,7 +64,7 @@ def existing(client) -> None:
 def broken_client(settings, store, full_key) -> Iterator[Any]:
     broken = BrokenStore(store.engine)
     app = create_app(settings, store=broken)
-    with in_process_client(app, headers={"STATSIG-API-KEY": full_key}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": full_key}) as http:
         yield http
 
 

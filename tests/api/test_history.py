@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from starlette.testclient import TestClient
+
 from qualevents.keys import KeyService
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 AUDIT = "/console/v1/audit_logs"
@@ -95,7 +96,7 @@ def test_restoring_a_deletion_or_a_missing_revision_is_refused(client):
 def test_read_only_key_reads_history_but_cannot_restore(client, app, store):
     client.post(BASE, json=event())
     secret = KeyService(store).create("reader", read_only=True)[1]
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as reader:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as reader:
         assert reader.get(url("Log Events", "-", "revisions")).status_code == 200
         assert reader.post(url("Log Events", "-", "revisions", "1", "restore")).status_code == 403
 
@@ -106,7 +107,7 @@ def test_audit_logs_have_statsigs_shape_and_filters(client, app, store):
     client.patch(url("A"), json={"description": "changed"})
     client.delete(url("B"))
     other = KeyService(store).create("other")[1]
-    with in_process_client(app, headers={"STATSIG-API-KEY": other}) as second:
+    with TestClient(app, headers={"STATSIG-API-KEY": other}) as second:
         second.patch(url("A"), json={"description": "by other"})
 
     body = client.get(AUDIT).json()

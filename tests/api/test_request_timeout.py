@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 
+from starlette.testclient import TestClient
+
 from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
 from qualevents.store.sql import SQLStore
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 
@@ -35,7 +36,7 @@ def test_a_stuck_request_gets_503_at_the_deadline(database_url, store):
     app = create_app(settings, store=stuck)
     secret = KeyService(store).create("ci")[1]
     try:
-        with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+        with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
             response = http.get(f"{BASE}/stuck")
             assert response.status_code == 503
             body = response.json()

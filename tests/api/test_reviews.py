@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.keys import KeyService
-from tests.bridge import in_process_client
 
 BASE = "/console/v1/experiments/qualifying_events"
 SETTINGS = "/console/v1/-/settings"
@@ -34,7 +34,7 @@ def url(name: str) -> str:
 @pytest.fixture
 def reviewer(app, store):
     secret = KeyService(store).create("reviewer")[1]
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
         yield http
 
 
@@ -132,7 +132,7 @@ def test_reject_applies_nothing_and_records_the_reason(client, reviewer, reviews
 def test_read_only_keys_cannot_change_settings_or_decide(client, app, store, reviews_on):
     held = client.post(BASE, json=event(), headers=REVIEW).json()["data"]
     secret = KeyService(store).create("reader", read_only=True)[1]
-    with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as reader:
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as reader:
         assert reader.get(REQUESTS).status_code == 200
         assert reader.post(f"{REQUESTS}/{held['id']}/approve").status_code == 403
         assert reader.post(SETTINGS, json={"requireReviews": False}).status_code == 403

@@ -10,13 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from qualevents.errors import NameInUse, PreconditionFailed, QualifyingEventNotFound
 from qualevents.models import IdTypeMapping, KeyKind, QualifyingEvent
 from qualevents.service import QualifyingEventService
 from qualevents.store import SQLStore, open_store
 from qualevents.store.base import Actor
-from tests.bridge import in_process_client
 
 ACTOR = Actor(key_id="key-1", key_name="tester")
 THREADS = 8
@@ -328,7 +328,7 @@ class ConcurrencyConformance:
         }
 
         def post(_i: int) -> tuple[int, str]:
-            with in_process_client(app, headers={"STATSIG-API-KEY": secret}) as http:
+            with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
                 response = http.post("/console/v1/experiments/qualifying_events", json=body)
                 return response.status_code, response.json()["message"]
 

@@ -1,101 +1,45 @@
-"""``create_app(settings)``: the FastAPI application, its error handling and middleware.
-Imports ``config``, ``errors``, ``store``, ``keys``, ``service``, ``api.*``.
+"""``create_app(settings)``: the FastAPI application: one router of declared operations, its
+error handlers, the edge middlewares (``api.edge``), offline docs and a lifespan that closes
+the store and the warehouse. Imports ``config``, ``errors``, ``store``, ``keys``,
+``ratelimit``, ``reviews``, ``service``, ``wire``, ``api.*``.
 
-Error handling is layered so that every failure leaves in the contract's shape: our own
-errors and Starlette's HTTP errors through exception handlers, and anything unexpected
-through ``GuardMiddleware``, which logs it server-side and answers a bare 500.
+Every failure leaves in the contract's shape: our own errors, Starlette's HTTP errors and
+FastAPI's request validation errors through exception handlers (validation problems are
+400s, as Statsig answers them, never 422s), and anything unexpected through ``edge.Guard``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qualevents import __version__
-from qualevents.api.context import AppContext
-from qualevents.api.errors import error_response, from_http_status
-from qualevents.api.hot_reads import HotReads
-from qualevents.api.openapi import install_openapi
+from qualevents.api.deps import AppContext
+from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
+from qualevents.api.errors import error_response, from_http_status, from_problems
 from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.config import Settings
-from qualevents.errors import (
-    ErrorItem,
-    InvalidRequest,
-    PayloadTooLarge,
-    QualeventsError,
-    StoreUnavailable,
-)
+from qualevents.errors import QualeventsError
 from qualevents.keys import KeyService
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
 from qualevents.service import QualifyingEventService
 from qualevents.store.base import Store
+from qualevents.wire import API_KEY_HEADER
 
-log = logging.getLogger("qualevents.api")
-
-
-class GuardMiddleware:
-    """Rejects oversized bodies by Content-Length before reading them, bounds how long a
-    request may take (503 after ``timeout_s``), and turns any exception that escaped the
-    handlers into a 500 in the contract's shape."""
-
-    def __init__(self, app: ASGIApp, max_body_bytes: int, timeout_s: float) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.timeout_s = timeout_s
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            error = PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
-            await error_response(error)(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            # asyncio's own timeout: an anyio cancel scope per request cost about as much
-            # as the rest of the middleware.
-            deadline = asyncio.timeout(self.timeout_s)
-            try:
-                async with deadline:
-                    await self.app(scope, receive, tracking_send)
-            except TimeoutError:
-                if not deadline.expired():
-                    raise  # the handler's own TimeoutError: a bug, answered as a 500
-            if deadline.expired() and not started:
-                error = StoreUnavailable(
-                    f"The request took longer than {self.timeout_s:g} s and was abandoned",
-                    [ErrorItem((), "Request timed out; retry, or narrow the request")],
-                )
-                await error_response(error)(scope, receive, send)
-        except Exception:
-            incident = uuid.uuid4().hex[:12]
-            log.exception("unhandled error (incident %s)", incident)
-            if started:
-                raise
-            error = QualeventsError(
-                "Internal server error",
-                [ErrorItem((), f"Unexpected error; the server logged incident {incident}")],
-            )
-            await error_response(error)(scope, receive, send)
+DESCRIPTION = (
+    "Statsig-compatible Console API for warehouse-native qualifying events. "
+    f"Send a console key in the {API_KEY_HEADER} header. Errors are "
+    '`{"status", "message", "errors": [{"property", "errorMessage"}]}`.'
+)
 
 
 def create_app(
@@ -104,23 +48,20 @@ def create_app(
     store: Store | None = None,
     warehouse: Any = None,
     validator: Any = None,
-    hot_reads: bool = True,
+    close_on_shutdown: bool | None = None,
 ) -> FastAPI:
-    """The application on ``settings``; ``store``, ``warehouse`` and ``validator`` may be
-    given (tests, the CLI), otherwise they are opened from the settings. ``hot_reads``:
-    answer reads and list pages without the router (``api.hot_reads``; tests compare)."""
+    """The application on ``settings``. ``store``, ``warehouse`` and ``validator`` may be
+    given (tests, the CLI), otherwise the store is opened from the settings. At shutdown the
+    lifespan closes the store and the warehouse when ``close_on_shutdown`` (by default: when
+    this function opened the store)."""
+    if close_on_shutdown is None:
+        close_on_shutdown = store is None
     if store is None:
         from qualevents.store import open_store
 
         store = open_store(settings.database_url)
-    app = FastAPI(
-        title="qualevents",
-        version=__version__,
-        description="Statsig-compatible Console API for warehouse-native qualifying events. "
-        "Send a console key in the STATSIG-API-KEY header.",
-    )
     events = QualifyingEventService(store, validator)
-    app.state.context = AppContext(
+    context = AppContext(
         settings=settings,
         store=store,
         events=events,
@@ -130,6 +71,26 @@ def create_app(
         warehouse=warehouse,
         validator=validator,
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.stop_threads()
+        if close_on_shutdown:
+            context.store.close()
+            if context.warehouse is not None:
+                with suppress(Exception):  # closing a broken connection is best-effort
+                    context.warehouse.close()
+
+    app = FastAPIOffline(
+        title="qualevents",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        static_url="/-/docs-assets",
+    )
+    app.state.context = context
 
     @app.exception_handler(QualeventsError)
     async def _ours(_request: Request, exc: QualeventsError) -> Response:
@@ -145,26 +106,20 @@ def create_app(
         return error_response(from_http_status(exc.status_code, detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _params(_request: Request, exc: RequestValidationError) -> Response:
-        items = [
-            ErrorItem(tuple(str(p) for p in problem["loc"][1:]), problem["msg"])
-            for problem in exc.errors()
-        ]
-        return error_response(InvalidRequest("Bad Request Exception", items))
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(from_problems(exc.errors()))
 
-    # Routes are matched in this order, one by one: the hot ones first. No two routers'
-    # paths overlap ({name} never holds a "/"), so the order changes nothing else.
     app.include_router(qualifying_events.router)
     app.include_router(history.router)
     app.include_router(data.router)
     app.include_router(reviews.router)
     app.include_router(health.router)
-    install_openapi(app)
-    if hot_reads:
-        app.add_middleware(HotReads)  # inside the guard: added first
+    # Added innermost first: Guard sees everything, BodyReader runs just before the router.
     app.add_middleware(
-        GuardMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        timeout_s=settings.request_timeout_s,
+        BodyReader, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
+    app.add_middleware(RejectNul)
+    app.add_middleware(KeyCheck, context=context)
+    app.add_middleware(Admission, max_concurrent=settings.max_concurrent_requests)
+    app.add_middleware(Guard, timeout_s=settings.request_timeout_s)
     return app

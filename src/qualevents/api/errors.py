@@ -1,5 +1,6 @@
-"""The ONE place error bodies are built: ``{"status", "message", "errors": [...]}``.
-Imports ``errors`` and ``api.schemas``.
+"""The ONE place error bodies are built: ``{"status", "message", "errors": [...]}``, and the
+translation of FastAPI's and pydantic's validation errors into ours.
+Imports ``errors`` and ``wire``.
 
 Statsig's Terraform provider treats a response as failed only when its body has a non-null
 ``errors`` key, so every error body carries a non-empty ``errors`` list whose items have at
@@ -9,33 +10,31 @@ message or a server path.
 
 from __future__ import annotations
 
-import json
-import logging
+from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import to_json
 from starlette.responses import Response
 
-from qualevents.api.schemas import WIRE_NAMES, render_loc
-from qualevents.errors import ErrorItem, QualeventsError, ValidationFailed
+from qualevents.errors import ErrorItem, InvalidRequest, Loc, QualeventsError, ValidationFailed
+from qualevents.wire import EVENT_FIELDS, wire_name
 
-log = logging.getLogger("qualevents.api")
+# Where FastAPI says a request value came from; our ``property`` names the value itself.
+_SOURCES = ("body", "query", "path", "header", "cookie")
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    412: "Precondition Failed",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+
+def render_loc(loc: Loc) -> str:
+    """A location as Statsig's ``property``: ``idTypeMapping[0].column``."""
+    rendered = ""
+    for part in loc:
+        if isinstance(part, int):
+            rendered += f"[{part}]"
+        else:
+            name = wire_name(part)
+            rendered += f".{name}" if rendered else name
+    return rendered
 
 
 def render_item(item: ErrorItem) -> dict[str, Any]:
@@ -50,48 +49,60 @@ def error_body(error: QualeventsError) -> dict[str, Any]:
 
 
 def error_response(error: QualeventsError) -> Response:
-    headers = dict(error.headers)
     return Response(
-        json.dumps(error_body(error)),
+        to_json(error_body(error)),
         status_code=error.status,
         media_type="application/json",
-        headers=headers,
+        headers=dict(error.headers),
     )
 
 
 def from_http_status(status: int, detail: str | None = None) -> QualeventsError:
     """Starlette's own 404/405/... as one of ours, same shape."""
-    error = QualeventsError(detail or _REASONS.get(status, "Error"))
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    error = QualeventsError(detail or phrase)
     error.status = status
     return error
 
 
-_KNOWN_FIELDS = sorted(
-    {alias for alias in WIRE_NAMES.values()}
-    - {"statsigUnitID", "column", "key", "formula"}
-    - {"ownerID", "ownerType", "ownerName", "ownerEmail"}
-)
+def _message(problem: dict[str, Any], loc: Loc) -> str:
+    kind = problem["type"]
+    if kind == "missing":
+        return "Required"
+    if kind == "extra_forbidden":
+        if len(loc) == 1:
+            return (
+                f"Unknown top-level field {loc[-1]!r}; expected one of: {', '.join(EVENT_FIELDS)}"
+            )
+        return f"Unknown field {loc[-1]!r}"
+    if kind == "json_invalid":
+        ctx = problem.get("ctx") or {}
+        return f"Malformed JSON: {ctx.get('error', 'could not parse the body')}"
+    if kind in ("model_type", "model_attributes_type", "dict_type") and not loc:
+        return "The body must be a JSON object"
+    return str(problem["msg"])
+
+
+def from_problems(problems: Sequence[dict[str, Any]]) -> ValidationFailed:
+    """Every problem pydantic (or FastAPI, for a request) found, as Statsig-style items with
+    wire field paths; where a value came from (body, query, ...) is left out."""
+    items = []
+    for problem in problems:
+        loc = tuple(problem["loc"])
+        if loc and loc[0] in _SOURCES:
+            source, loc = loc[0], loc[1:]
+            if source == "body" and problem["type"] == "json_invalid":
+                loc = ()  # FastAPI puts the character offset here
+        items.append(ErrorItem(loc, _message(problem, loc)))
+    return ValidationFailed(errors=items)
 
 
 def from_pydantic(exc: ValidationError) -> ValidationFailed:
-    """Every problem pydantic found, as Statsig-style items with wire field paths."""
-    items = []
-    for problem in exc.errors(include_url=False):
-        loc = tuple(problem["loc"])
-        kind = problem["type"]
-        if kind == "missing":
-            message = "Required"
-        elif kind == "extra_forbidden":
-            where = "top-level field" if len(loc) == 1 else "field"
-            message = f"Unknown {where} {loc[-1]!r}"
-            if len(loc) == 1:
-                message += f"; expected one of: {', '.join(_KNOWN_FIELDS)}"
-        elif kind == "json_invalid":
-            ctx = problem.get("ctx") or {}
-            message = f"Malformed JSON: {ctx.get('error', 'could not parse the body')}"
-        elif kind == "model_type" and not loc:
-            message = "The body must be a JSON object"
-        else:
-            message = problem["msg"]
-        items.append(ErrorItem(loc, message))
-    return ValidationFailed(errors=items)
+    return from_problems(exc.errors(include_url=False))
+
+
+def invalid(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest(errors=[ErrorItem((field,), message)])

@@ -18,4 +18,4 @@ def main() -> None:
         app()
     except QualeventsError as error:  # pragma: no cover - each command handles its own
         err.print(f"error: {error}")
-        sys.exit(2)
+        sys.exit(1)

@@ -13,8 +13,12 @@ from rich.table import Table
 
 from qualevents.cli.common import (
     DatabaseUrl,
+    JsonOutput,
     WarehouseUrl,
+    Yes,
     app,
+    confirm,
+    emit,
     fail,
     open_local_store,
     out,
@@ -27,7 +31,6 @@ events_app = typer.Typer(help="Qualifying events in the local database (no serve
 app.add_typer(settings_app, name="settings", rich_help_panel="Service")
 app.add_typer(events_app, name="events", rich_help_panel="Definitions and data")
 
-SETTING_NAMES = {"require-reviews": "require_reviews"}
 Force = Annotated[bool, typer.Option("--force", help="Also change an isReadOnly event")]
 
 
@@ -71,39 +74,64 @@ def _refuse_read_only(name: str, read_only: bool | None, force: bool) -> None:
         )
 
 
+def _show_settings(values: dict[str, str], as_json: bool) -> None:
+    wire = {"requireReviews": values.get("require_reviews") == "true"}
+
+    def render() -> None:
+        for key, value in values.items():
+            out.print(f"{key.replace('_', '-')} = {value}")
+
+    emit(wire, as_json, render)
+
+
 @settings_app.command("show")
-def settings_show(database_url: DatabaseUrl = None) -> None:
+def settings_show(database_url: DatabaseUrl = None, as_json: JsonOutput = False) -> None:
     """Print the project settings."""
     _, reviews = _services(database_url)
-    for key, value in reviews.settings().items():
-        out.print(f"{key.replace('_', '-')} = {value}")
+    _show_settings(reviews.settings(), as_json)
 
 
 @settings_app.command("set")
 def settings_set(
-    name: Annotated[str, typer.Argument(help="Setting: require-reviews")],
-    value: Annotated[str, typer.Argument(help="true or false")],
+    require_reviews: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-reviews/--no-require-reviews",
+            help="Hold API mutations sent with x-respect-review-settings for review",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Change a project setting."""
-    if name not in SETTING_NAMES:
-        fail(QualeventsError(f"Unknown setting {name!r}; known: {', '.join(SETTING_NAMES)}"))
-    if value.lower() not in ("true", "false"):
-        fail(QualeventsError(f"{name} takes true or false, not {value!r}"))
+    """Change project settings, e.g. `settings set --require-reviews`."""
+    if require_reviews is None:
+        raise typer.BadParameter(
+            "give at least one setting, e.g. --require-reviews", param_hint="settings"
+        )
     _, reviews = _services(database_url)
-    reviews.set_reviews_required(value.lower() == "true")
-    out.print(f"{name} = {value.lower()}")
+    reviews.set_reviews_required(require_reviews)
+    _show_settings(reviews.settings(), as_json)
 
 
 @events_app.command("list")
-def events_list(database_url: DatabaseUrl = None) -> None:
+def events_list(database_url: DatabaseUrl = None, as_json: JsonOutput = False) -> None:
     """List qualifying events (name, source, unit ids, revision)."""
+    from qualevents.api.convert import event_to_wire
+
     events, _ = _services(database_url)
-    table = Table("name", "source", "unit ids", "revision", "updated")
+    stored_events = []
     page = 1
     while True:
         found = events.list(page, 1000)
-        for stored in found.items:
+        stored_events += found.items
+        if page * 1000 >= found.total:
+            break
+        page += 1
+
+    def render() -> None:
+        table = Table("name", "source", "unit ids", "revision", "updated")
+        for stored in stored_events:
             event = stored.event
             table.add_row(
                 event.name,
@@ -112,16 +140,15 @@ def events_list(database_url: DatabaseUrl = None) -> None:
                 str(stored.revision),
                 stored.updated_at.isoformat(timespec="seconds"),
             )
-        if page * 1000 >= found.total:
-            break
-        page += 1
-    out.print(table)
+        out.print(table)
+
+    emit([event_to_wire(stored.event) for stored in stored_events], as_json, render)
 
 
 @events_app.command("show")
-def events_show(name: str, database_url: DatabaseUrl = None) -> None:
-    """Print one event as the API returns it (JSON)."""
-    from qualevents.api.schemas import event_to_wire
+def events_show(name: str, database_url: DatabaseUrl = None, as_json: JsonOutput = True) -> None:
+    """Print one event as the API returns it (always JSON; --json is accepted)."""
+    from qualevents.api.convert import event_to_wire
 
     events, _ = _services(database_url)
     try:
@@ -137,19 +164,21 @@ def events_apply(
     force: Force = False,
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Create the event, or replace it when the name exists (like the API's update), after
     the checks the API runs: the domain's, then the SQL's against the warehouse (a missing
     table or column stops it; nothing is stored)."""
+    from qualevents.api.convert import event_from_body
     from qualevents.api.errors import from_pydantic
-    from qualevents.api.schemas import CreateBody
+    from qualevents.wire import CreateBody
 
     events, _ = _services(database_url, warehouse_url, validate=True)
     try:
         body = CreateBody.model_validate_json(path.read())
     except ValidationError as exc:
         fail(from_pydantic(exc))
-    event = body.to_event(body.name)
+    event = event_from_body(body, body.name)
     try:
         current = events.store.get_event(event.name, fresh=True)
         if current is None:
@@ -161,16 +190,23 @@ def events_apply(
             verb = "updated"
     except QualeventsError as error:
         fail(error)
-    out.print(f"{verb} {event.name!r} (revision {result.revision})")
+    emit(
+        {"action": verb, "name": event.name, "revision": result.revision},
+        as_json,
+        lambda: out.print(f"{verb} {event.name!r} (revision {result.revision})"),
+    )
 
 
 @events_app.command("delete")
-def events_delete(name: str, force: Force = False, database_url: DatabaseUrl = None) -> None:
-    """Delete an event (its history stays readable)."""
+def events_delete(
+    name: str, force: Force = False, yes: Yes = False, database_url: DatabaseUrl = None
+) -> None:
+    """Delete an event (its history stays readable). Asks first unless --yes."""
     events, _ = _services(database_url)
     try:
         current = events.get(name)
         _refuse_read_only(name, current.event.is_read_only, force)
+        confirm(f"Delete qualifying event {name!r}?", yes)
         events.delete(name, _local_actor())
     except QualeventsError as error:
         fail(error)

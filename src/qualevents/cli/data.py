@@ -11,14 +11,16 @@ from rich.table import Table
 from qualevents.cli.common import (
     ApiKeyOption,
     DatabaseUrl,
+    JsonOutput,
     RemoteUrl,
     WarehouseUrl,
     app,
-    err,
+    emit,
     fail,
     open_local_store,
     out,
     settings_from,
+    usage,
 )
 from qualevents.errors import QualeventsError
 
@@ -27,12 +29,14 @@ def _client(url: str, api_key: str | None):
     from qualevents.client import Client
 
     if not api_key:
-        err.print("error: --api-key (or $STATSIG_API_KEY) is required with --url")
-        raise typer.Exit(2)
+        usage("--api-key (or $STATSIG_API_KEY) is required with --url")
     return Client(url, api_key)
 
 
-def _print_rows(rows: list[dict[str, object]], title: str) -> None:
+def _print_rows(rows: list[dict[str, object]], title: str, as_json: bool = False) -> None:
+    if as_json:
+        emit(rows, True, lambda: None)
+        return
     if not rows:
         out.print(f"{title}: no rows")
         return
@@ -42,7 +46,10 @@ def _print_rows(rows: list[dict[str, object]], title: str) -> None:
     out.print(table)
 
 
-def _print_report(report: dict[str, object]) -> None:
+def _print_report(report: dict[str, object], as_json: bool = False) -> None:
+    if as_json:
+        emit(report, True, lambda: None)
+        return
     valid = report.get("valid")
     out.print(
         f"valid: {'[green]yes[/green]' if valid else '[red]no[/red]'}   mode: {report.get('mode')}"
@@ -78,37 +85,44 @@ def validate(
     api_key: ApiKeyOption = None,
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Check a definition as a create would (nothing is saved). Exit 1 when invalid."""
     import json
 
     from pydantic import ValidationError
 
+    from qualevents.api.convert import event_from_body
     from qualevents.api.errors import error_body, from_pydantic, render_item
-    from qualevents.api.schemas import CreateBody
+    from qualevents.wire import CreateBody
 
     raw = path.read()
     if url:
         try:
-            body = _client(url, api_key).validate_qualifying_event(json.loads(raw))
+            sent = json.loads(raw)
+        except ValueError as exc:
+            fail(QualeventsError(f"{path.name} is not JSON: {exc}"))
+        try:
+            answer = _client(url, api_key).validate_qualifying_event(sent)
         except QualeventsError as error:
-            _print_report({"valid": False, "errors": error_body(error)["errors"]})
+            _print_report({"valid": False, "errors": error_body(error)["errors"]}, as_json)
             raise typer.Exit(1) from None
-        _print_report(body.get("validation") or {"valid": True, "mode": "unknown"})
+        report = answer.body.get("validation") or {"valid": True, "mode": "unknown"}
+        _print_report(report, as_json)
         return
     _service, validator = _local_runtime(database_url, warehouse_url)
     try:
         body = CreateBody.model_validate_json(raw)
-        event = body.to_event(body.name)
+        event = event_from_body(body, body.name)
         event.check()
         report = validator.validate(event)
     except ValidationError as exc:
-        _print_report({"valid": False, "errors": error_body(from_pydantic(exc))["errors"]})
+        _print_report({"valid": False, "errors": error_body(from_pydantic(exc))["errors"]}, as_json)
         raise typer.Exit(1) from None
     except QualeventsError as error:
-        _print_report({"valid": False, "errors": error_body(error)["errors"]})
+        _print_report({"valid": False, "errors": error_body(error)["errors"]}, as_json)
         raise typer.Exit(1) from None
-    _print_report(report.to_dict(render_item))
+    _print_report(report.to_dict(render_item), as_json)
     if not report.valid:
         raise typer.Exit(1)
 
@@ -122,17 +136,18 @@ def preview(
     api_key: ApiKeyOption = None,
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Show sample rows a stored definition selects."""
     try:
         if url:
-            rows = _client(url, api_key).preview(name, limit=limit, days=days)
+            rows = _client(url, api_key).preview(name, limit=limit, days=days).data
         else:
             service, validator = _local_runtime(database_url, warehouse_url)
             rows = validator.preview(service.get(name).event, limit=limit, days=days)
     except QualeventsError as error:
         fail(error)
-    _print_rows(rows, f"{name}: preview")
+    _print_rows(rows, f"{name}: preview", as_json)
 
 
 @app.command(rich_help_panel="Definitions and data")
@@ -144,6 +159,7 @@ def daily(
     api_key: ApiKeyOption = None,
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Events and distinct units per day, counted in the warehouse."""
     from datetime import date, timedelta
@@ -152,15 +168,18 @@ def daily(
         last = date.fromisoformat(end) if end else date.today()
         first = date.fromisoformat(start) if start else last - timedelta(days=29)
     except ValueError:
-        err.print("error: --start and --end take dates as YYYY-MM-DD")
-        raise typer.Exit(2) from None
+        usage("--start and --end take dates as YYYY-MM-DD")
     try:
         if url:
-            rows = _client(url, api_key).daily(name, start=first.isoformat(), end=last.isoformat())
+            client = _client(url, api_key)
+            rows = client.daily(name, start=first.isoformat(), end=last.isoformat()).data
         else:
             service, validator = _local_runtime(database_url, warehouse_url)
             rows = validator.daily(service.get(name).event, first, last)
     except QualeventsError as error:
         fail(error)
+    if as_json:
+        emit(rows, True, lambda: None)
+        return
     flat = [{"date": r["date"], "events": r["events"], **r.get("units", {})} for r in rows]
     _print_rows(flat, f"{name}: daily")

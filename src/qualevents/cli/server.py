@@ -8,9 +8,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qualevents.cli.common import DatabaseUrl, app, err, fail, open_local_store, out, settings_from
+from qualevents.cli.common import (
+    DatabaseUrl,
+    JsonOutput,
+    Yes,
+    app,
+    confirm,
+    emit,
+    err,
+    fail,
+    open_local_store,
+    out,
+    settings_from,
+)
 from qualevents.config import mask_url
 from qualevents.errors import QualeventsError
+from qualevents.models import ApiKey
 
 keys_app = typer.Typer(help="Create, list and revoke console keys (STATSIG-API-KEY).")
 db_app = typer.Typer(help="The definitions database: migrations.")
@@ -85,6 +98,8 @@ def serve(
         f"warehouse {mask_url(settings.warehouse_url)}",
         highlight=False,
     )
+    from qualevents.api.serving import uvicorn_options
+
     uvicorn.run(
         "qualevents.runtime:app_from_environment",
         factory=True,
@@ -92,7 +107,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        proxy_headers=False,
+        **uvicorn_options(settings),
     )
 
 
@@ -134,6 +149,7 @@ def keys_create(
         bool, typer.Option("--read-only", help="Reads only: mutations get 403")
     ] = False,
     database_url: DatabaseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Create a console key; its secret is printed once, on the last line."""
     from qualevents.keys import KeyService
@@ -143,44 +159,68 @@ def keys_create(
         key, secret = KeyService(store).create(name, read_only=read_only)
     except QualeventsError as error:
         fail(error)
+    if as_json:
+        emit(_key_to_json(key) | {"secret": secret}, True, lambda: None)
+        return
     err.print(f"created {key.kind.value} key {key.id} ({key.name}); store the secret now:")
     print(secret)
 
 
+def _key_to_json(key: ApiKey) -> dict[str, object]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "kind": key.kind.value,
+        "createdAt": key.created_at.isoformat(),
+        "revokedAt": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
 @keys_app.command("list")
-def keys_list(database_url: DatabaseUrl = None) -> None:
+def keys_list(database_url: DatabaseUrl = None, as_json: JsonOutput = False) -> None:
     """List keys (never their secrets)."""
     from qualevents.keys import KeyService
 
-    table = Table("id", "name", "kind", "created", "revoked")
-    for key in KeyService(open_local_store(database_url)).list():
-        table.add_row(
-            key.id,
-            key.name,
-            key.kind.value,
-            key.created_at.isoformat(timespec="seconds"),
-            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
-        )
-    out.print(table)
+    keys = KeyService(open_local_store(database_url)).list()
+
+    def render() -> None:
+        table = Table("id", "name", "kind", "created", "revoked")
+        for key in keys:
+            table.add_row(
+                key.id,
+                key.name,
+                key.kind.value,
+                key.created_at.isoformat(timespec="seconds"),
+                key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+            )
+        out.print(table)
+
+    emit([_key_to_json(key) for key in keys], as_json, render)
 
 
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id, from 'keys list'")],
+    yes: Yes = False,
     database_url: DatabaseUrl = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Revoke a key: it is refused from the next request on."""
+    """Revoke a key: it is refused from the next request on. Asks first unless --yes."""
     from qualevents.keys import KeyService
 
+    keys = KeyService(open_local_store(database_url))
+    known = {key.id for key in keys.list()}
+    if key_id in known:
+        confirm(f"Revoke key {key_id!r}? Clients using it stop working.", yes)
     try:
-        key = KeyService(open_local_store(database_url)).revoke(key_id)
+        key = keys.revoke(key_id)
     except QualeventsError as error:
         fail(error)
-    out.print(f"revoked {key.id} ({key.name})")
+    emit(_key_to_json(key), as_json, lambda: out.print(f"revoked {key.id} ({key.name})"))
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: DatabaseUrl = None) -> None:
+def db_upgrade(database_url: DatabaseUrl = None, as_json: JsonOutput = False) -> None:
     """Apply pending migrations (serve does this too)."""
     from qualevents.store.engine import create_engine_for
     from qualevents.store.migrate import current_revision, upgrade
@@ -189,8 +229,11 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     try:
         engine = create_engine_for(settings.database_url)
         upgrade(engine)
-        out.print(
-            f"database {mask_url(settings.database_url)} at revision {current_revision(engine)}"
+        revision = current_revision(engine)
+        emit(
+            {"database": mask_url(settings.database_url), "revision": revision},
+            as_json,
+            lambda: out.print(f"database {mask_url(settings.database_url)} at revision {revision}"),
         )
     except QualeventsError as error:
         fail(error)

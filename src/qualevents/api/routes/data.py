@@ -1,113 +1,106 @@
 """Looking at the data a definition selects (qualevents extensions under the reserved ``-``
 segment): ``/-/preview`` (sample rows) and ``/-/daily`` (events and units per day, counted
-in the warehouse). Imports ``api.context``, ``errors``.
+in the warehouse). Both reach the warehouse through ``api.deps.warehouse_call``.
+Imports ``api.*``, ``errors``, ``wire``.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from qualevents.api.context import (
-    authenticate,
-    context_of,
-    json_response,
-    on_warehouse,
-    reading,
-)
+from qualevents.api.deps import AppContext, CallingKey, Context, warehouse_call
+from qualevents.api.errors import invalid
+from qualevents.api.params import Day, Whole
+from qualevents.api.responses import json_response
+from qualevents.api.routes.documented import errors_of
 from qualevents.api.routes.qualifying_events import BASE
-from qualevents.errors import ErrorItem, InvalidRequest, WarehouseUnavailable
+from qualevents.errors import ErrorItem, WarehouseUnavailable
+from qualevents.models import ApiKey
 from qualevents.service import ensure_may_read_rows
+from qualevents.wire import RowsResponse
 
 router = APIRouter(prefix=BASE, tags=["Warehouse (qualevents)"])
 
 MAX_PREVIEW_ROWS = 1000
 MAX_DAILY_DAYS = 3660
+Name = Annotated[str, Path(description="The qualifying event's name")]
 
 
-def _validator(request: Request) -> Any:
-    validator = context_of(request).validator
-    if validator is None or getattr(validator, "warehouse", None) is None:
+def _validator(context: AppContext) -> Any:
+    if not context.has_warehouse:
         raise WarehouseUnavailable(
             "No warehouse is configured (QUALEVENTS_WAREHOUSE_URL=none); "
             "preview and daily need one",
             [ErrorItem((), "This server runs without a warehouse")],
         )
-    return validator
+    return context.validator
 
 
-async def _event_for_rows(request: Request, name: str) -> Any:
-    """The event whose rows the caller asks for, after the key may see rows."""
-    context = context_of(request)
-
-    def run() -> Any:
-        key = authenticate(request)
-        refuse = context.settings.refuse_rows_to_read_only_keys
-        ensure_may_read_rows(key, refuse_read_only=refuse)
-        _validator(request)
-        return context.events.get(name).event
-
-    return await reading(request, run)
+async def _event_for_rows(context: AppContext, key: ApiKey, name: str) -> Any:
+    """The event whose rows ``key`` asks for, once it may see rows (403 for a read-only
+    key where the operator refuses them rows) and a warehouse is configured."""
+    ensure_may_read_rows(key, refuse_read_only=context.settings.refuse_rows_to_read_only_keys)
+    _validator(context)
+    stored = await context.blocking(context.events.get, name)
+    return stored.event
 
 
-def _whole(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise InvalidRequest(
-            errors=[ErrorItem((name,), f"Must be a whole number from {low} to {high}; got {raw!r}")]
-        )
-    return value
-
-
-def _date(raw: str | None, name: str, default: date) -> date:
-    if raw in (None, ""):
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidRequest(
-            errors=[ErrorItem((name,), f"Expected a date as YYYY-MM-DD; got {raw!r}")]
-        ) from None
-
-
-@router.get("/{name}/-/preview", summary="Sample rows the definition selects")
+@router.get(
+    "/{name}/-/preview",
+    summary="Sample rows the definition selects",
+    response_model=RowsResponse,
+    responses=errors_of(400, 401, 403, 404, 429, 502, 504),
+)
 async def preview(
-    request: Request,
-    name: str,
-    limit: str | None = Query(None, description="Rows (default 20, max 1000)"),
-    days: str | None = Query(None, description="Look back this many days (default 7)"),
+    name: Name,
+    key: CallingKey,
+    context: Context,
+    limit: Annotated[
+        Whole, Query(ge=1, le=MAX_PREVIEW_ROWS, description="Rows (default 20)")
+    ] = None,
+    days: Annotated[
+        Whole, Query(ge=1, le=MAX_DAILY_DAYS, description="Look back this many days (default 7)")
+    ] = None,
 ) -> Response:
-    rows = _whole(limit, "limit", 20, 1, MAX_PREVIEW_ROWS)
-    lookback = _whole(days, "days", 7, 1, MAX_DAILY_DAYS)
-    event = await _event_for_rows(request, name)
-    validator = _validator(request)
-    data = await on_warehouse(request, validator.preview, event, limit=rows, days=lookback)
+    event = await _event_for_rows(context, key, name)
+    data = await warehouse_call(
+        context,
+        context.validator.preview,
+        event,
+        limit=limit or 20,
+        days=days or 7,
+        key_id=key.id,
+        lane="rows",
+    )
     return json_response({"message": "Qualifying event previewed successfully.", "data": data})
 
 
-@router.get("/{name}/-/daily", summary="Events and distinct units per day (in the warehouse)")
+@router.get(
+    "/{name}/-/daily",
+    summary="Events and distinct units per day (in the warehouse)",
+    response_model=RowsResponse,
+    responses=errors_of(400, 401, 403, 404, 429, 502, 504),
+)
 async def daily(
-    request: Request,
-    name: str,
-    start: str | None = Query(None, description="First day, YYYY-MM-DD (default: 29 days ago)"),
-    end: str | None = Query(None, description="Last day, YYYY-MM-DD (default: today)"),
+    name: Name,
+    key: CallingKey,
+    context: Context,
+    start: Annotated[Day, Query(description="First day, YYYY-MM-DD (default: 29 days ago)")] = None,
+    end: Annotated[Day, Query(description="Last day, YYYY-MM-DD (default: today)")] = None,
 ) -> Response:
-    last = _date(end, "end", date.today())
-    first = _date(start, "start", last - timedelta(days=29))
+    last = end or date.today()
+    first = start or max(last - timedelta(days=29), date.min)
     if first > last:
-        raise InvalidRequest(errors=[ErrorItem(("start",), "Must not be after end")])
+        raise invalid("start", "Must not be after end")
     if (last - first).days >= MAX_DAILY_DAYS:
-        raise InvalidRequest(
-            errors=[ErrorItem(("start",), f"At most {MAX_DAILY_DAYS} days per request")]
-        )
-    event = await _event_for_rows(request, name)
-    data = await on_warehouse(request, _validator(request).daily, event, first, last)
+        raise invalid("start", f"At most {MAX_DAILY_DAYS} days per request")
+
+    event = await _event_for_rows(context, key, name)
+    data = await warehouse_call(
+        context, context.validator.daily, event, first, last, key_id=key.id, lane="rows"
+    )
     return json_response({"message": "Daily counts computed successfully.", "data": data})

@@ -1,121 +1,71 @@
 """History: an event's revisions (qualevents extension, under the reserved ``-`` segment)
 and Statsig's ``/console/v1/audit_logs`` across all events.
-Imports ``api.context``, ``api.schemas``, ``errors``, ``service``, ``store``.
+Imports ``api.*``, ``errors``, ``wire``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from qualevents.api.context import (
-    RowNumber,
+from qualevents.api.convert import ACTION_TYPES, audit_item, event_to_wire, revision_to_wire
+from qualevents.api.deps import (
+    CallingKey,
+    Context,
+    ExpectedRevision,
+    WritingKey,
     actor_of,
-    authenticate,
-    context_of,
-    etag,
-    expected_revision,
-    json_response,
-    page_params,
-    pagination,
-    reading,
-    validating,
+    warehouse_call,
 )
+from qualevents.api.errors import invalid
+from qualevents.api.params import Blank, PagingParams, RowNumber, Since, SortOrder, Until
+from qualevents.api.responses import etag, json_response, pagination
+from qualevents.api.routes.documented import errors_of
 from qualevents.api.routes.qualifying_events import BASE
-from qualevents.api.schemas import changes_to_wire, event_to_wire, to_wire, wire_name
-from qualevents.errors import ErrorItem, InvalidRequest
-from qualevents.store.base import Revision
+from qualevents.wire import AuditLogResponse, EventResponse, RevisionListResponse, RevisionResponse
 
 router = APIRouter(tags=["History"])
 
-ACTION_TYPES = {
-    "create": "qualifying_event_created",
-    "update": "qualifying_event_updated",
-    "patch": "qualifying_event_updated",
-    "restore": "qualifying_event_restored",
-    "delete": "qualifying_event_deleted",
-}
 _ACTIONS_BY_TYPE: dict[str, list[str]] = {}
 for _action, _type in ACTION_TYPES.items():
     _ACTIONS_BY_TYPE.setdefault(_type, []).append(_action)
+Name = Annotated[str, Path(description="The qualifying event's name")]
 
 
-def revision_to_wire(revision: Revision) -> dict[str, Any]:
-    return {
-        "revision": revision.revision,
-        "action": revision.action,
-        "data": to_wire(revision.document) if revision.document is not None else None,
-        "changes": changes_to_wire(revision.changes),
-        "updatedBy": revision.key_name,
-        "updatedByKeyID": revision.key_id,
-        "createdAt": revision.created_at.isoformat(),
-    }
-
-
-def audit_item(revision: Revision) -> dict[str, Any]:
-    """One entry in the shape of Statsig's audit log."""
-    fields = [wire_name(field) for field in revision.changes]
-    verb = {"create": "Created", "delete": "Deleted", "restore": "Restored"}.get(
-        revision.action, "Updated"
-    )
-    change_log = f"{verb} qualifying event {revision.event_name}"
-    if revision.action in ("update", "patch", "restore") and fields:
-        change_log += f" ({', '.join(fields)})"
-    stamp = revision.created_at.astimezone(UTC)
-    tags = (revision.document or {}).get("tags") or []
-    return {
-        "id": f"{revision.event_name}@{revision.revision}",
-        "name": revision.event_name,
-        "changeLog": change_log,
-        "actionType": ACTION_TYPES.get(revision.action, revision.action),
-        "date": stamp.date().isoformat(),
-        "time": stamp.isoformat(),
-        "updatedBy": revision.key_name,
-        "updatedByUserID": revision.key_id,
-        "modifierEmail": None,
-        "changes": changes_to_wire(revision.changes),
-        "tags": tags,
-        "revision": revision.revision,
-    }
-
-
-@router.get(BASE + "/{name}/-/revisions", summary="An event's history, oldest first")
+@router.get(
+    BASE + "/{name}/-/revisions",
+    summary="An event's history, oldest first",
+    response_model=RevisionListResponse,
+    responses=errors_of(400, 401, 404, 429),
+)
 async def list_revisions(
-    request: Request,
-    name: str,
-    limit: str | None = Query(None),
-    page: str | None = Query(None),
+    request: Request, name: Name, _key: CallingKey, context: Context, paging: PagingParams
 ) -> Response:
-    size, number = page_params(limit, page)
-    context = context_of(request)
-
-    def run() -> dict[str, Any]:
-        authenticate(request)
-        found = context.events.revisions(name, number, size)
-        return {
+    found = await context.blocking(context.events.revisions, name, paging.page, paging.limit)
+    return json_response(
+        {
             "message": "Revisions listed successfully.",
             "data": [revision_to_wire(item) for item in found.items],
             "pagination": pagination(
-                quote(request.url.path), number, size, found.total, dict(request.query_params)
+                quote(request.url.path), paging, found.total, dict(request.query_params)
             ),
         }
+    )
 
-    return json_response(await reading(request, run))
 
-
-@router.get(BASE + "/{name}/-/revisions/{number}", summary="One revision of an event")
-async def read_revision(request: Request, name: str, number: RowNumber) -> Response:
-    context = context_of(request)
-
-    def run() -> Revision:
-        authenticate(request)
-        return context.events.revision(name, number)
-
-    revision = await reading(request, run)
+@router.get(
+    BASE + "/{name}/-/revisions/{number}",
+    summary="One revision of an event",
+    response_model=RevisionResponse,
+    responses=errors_of(400, 401, 404, 429),
+)
+async def read_revision(
+    name: Name, number: RowNumber, _key: CallingKey, context: Context
+) -> Response:
+    revision = await context.blocking(context.events.revision, name, number)
     return json_response(
         {"message": "Revision read successfully.", "data": revision_to_wire(revision)}
     )
@@ -124,16 +74,19 @@ async def read_revision(request: Request, name: str, number: RowNumber) -> Respo
 @router.post(
     BASE + "/{name}/-/revisions/{number}/restore",
     summary="Write a new revision equal to an earlier one",
+    response_model=EventResponse,
+    responses=errors_of(400, 401, 403, 404, 412, 429, 502),
 )
-async def restore_revision(request: Request, name: str, number: RowNumber) -> Response:
-    context = context_of(request)
-    revision = expected_revision(request)
-
-    def run() -> Any:
-        key = authenticate(request, write=True)
-        return context.events.restore(name, number, actor_of(key), expected_revision=revision)
-
-    result = await validating(request, run)
+async def restore_revision(
+    name: Name,
+    number: RowNumber,
+    key: WritingKey,
+    context: Context,
+    revision: ExpectedRevision,
+) -> Response:
+    result = await warehouse_call(
+        context, context.events.restore, name, number, actor_of(key), expected_revision=revision
+    )
     return json_response(
         {
             "message": f"Qualifying event restored from revision {number}.",
@@ -143,77 +96,70 @@ async def restore_revision(request: Request, name: str, number: RowNumber) -> Re
     )
 
 
-def _day(value: str | None, field: str, *, end: bool = False) -> datetime | None:
-    if not value:
+async def _actions(
+    action_type: Annotated[
+        str | None,
+        Blank,
+        Query(
+            alias="actionType",
+            description=f"One of: {', '.join(sorted(_ACTIONS_BY_TYPE))}",
+        ),
+    ] = None,
+) -> list[str] | None:
+    if action_type is None:
         return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day, time.min, tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(
-            errors=[ErrorItem((field,), f"Expected YYYY-MM-DD or an ISO timestamp; got {value!r}")]
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    actions = _ACTIONS_BY_TYPE.get(action_type) or (
+        [action_type] if action_type in ACTION_TYPES else None
+    )
+    if actions is None:
+        raise invalid(
+            "actionType",
+            f"Unknown action type; expected one of: {', '.join(sorted(_ACTIONS_BY_TYPE))}",
+        )
+    return actions
 
 
-@router.get("/console/v1/audit_logs", summary="Audit logs (Statsig's endpoint and shape)")
+@router.get(
+    "/console/v1/audit_logs",
+    summary="Audit logs (Statsig's endpoint and shape)",
+    response_model=AuditLogResponse,
+    responses=errors_of(400, 401, 429),
+)
 async def audit_logs(
     request: Request,
-    limit: str | None = Query(None),
-    page: str | None = Query(None),
-    start_date: str | None = Query(None, alias="startDate"),
-    end_date: str | None = Query(None, alias="endDate"),
-    sort_key: str | None = Query(None, alias="sortKey", description="'date' (the only key)"),
-    sort_order: str | None = Query(None, alias="sortOrder", description="'asc' or 'desc'"),
-    action_type: str | None = Query(None, alias="actionType"),
-    name: str | None = Query(None, description="Only this qualifying event"),
-    key_id: str | None = Query(None, alias="keyID", description="Only changes by this key"),
+    _key: CallingKey,
+    context: Context,
+    paging: PagingParams,
+    actions: Annotated[list[str] | None, Depends(_actions)],
+    since: Annotated[
+        Since, Query(alias="startDate", description="YYYY-MM-DD or an ISO timestamp")
+    ] = None,
+    until: Annotated[
+        Until, Query(alias="endDate", description="YYYY-MM-DD (the whole day) or a timestamp")
+    ] = None,
+    sort_key: Annotated[
+        Literal["date", "time"] | None, Blank, Query(alias="sortKey", description="'date'")
+    ] = None,
+    sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = None,
+    name: Annotated[str | None, Query(description="Only this qualifying event")] = None,
+    key_id: Annotated[str | None, Query(alias="keyID", description="Only this key's")] = None,
 ) -> Response:
-    size, number = page_params(limit, page)
-    problems = []
-    if sort_key not in (None, "", "date", "time"):
-        problems.append(ErrorItem(("sortKey",), "Supported: 'date'"))
-    if (sort_order or "desc").lower() not in ("asc", "desc"):
-        problems.append(ErrorItem(("sortOrder",), "Expected 'asc' or 'desc'"))
-    actions: list[str] | None = None
-    if action_type:
-        actions = _ACTIONS_BY_TYPE.get(action_type) or (
-            [action_type] if action_type in ACTION_TYPES else None
-        )
-        if actions is None:
-            problems.append(
-                ErrorItem(
-                    ("actionType",),
-                    f"Unknown action type; expected one of: {', '.join(sorted(_ACTIONS_BY_TYPE))}",
-                )
-            )
-    if problems:
-        raise InvalidRequest(errors=problems)
-    since = _day(start_date, "startDate")
-    until = _day(end_date, "endDate", end=True)
-    context = context_of(request)
-
-    def run() -> dict[str, Any]:
-        authenticate(request)
-        found = context.events.audit_log(
-            number,
-            size,
-            since=since,
-            until=until,
-            actions=actions,
-            event_name=name,
-            key_id=key_id,
-            newest_first=(sort_order or "desc").lower() == "desc",
-        )
-        return {
-            "message": "Audit logs listed successfully.",
-            "data": [audit_item(item) for item in found.items],
-            "pagination": pagination(
-                quote(request.url.path), number, size, found.total, dict(request.query_params)
-            ),
-        }
-
-    return json_response(await reading(request, run))
+    found = await context.blocking(
+        context.events.audit_log,
+        paging.page,
+        paging.limit,
+        since=since,
+        until=until,
+        actions=actions,
+        event_name=name,
+        key_id=key_id,
+        newest_first=(sort_order or "desc") == "desc",
+    )
+    body: dict[str, Any] = {
+        "message": "Audit logs listed successfully.",
+        "data": [audit_item(item) for item in found.items],
+        "pagination": pagination(
+            quote(request.url.path), paging, found.total, dict(request.query_params)
+        ),
+    }
+    return json_response(body)

@@ -1,30 +1,36 @@
 """Project settings and change requests (qualevents extensions under ``/console/v1/-/``).
-Imports ``api.context``, ``api.schemas``, ``errors``, ``models``.
+Imports ``api.*``, ``models``, ``wire``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from qualevents.api.context import (
-    RowNumber,
+from qualevents.api.convert import change_request_to_wire
+from qualevents.api.deps import (
+    CallingKey,
+    Context,
+    JsonBody,
+    OptionalJsonBody,
+    WritingKey,
+    _writing_key,
     actor_of,
-    authenticate,
-    blocking,
-    context_of,
-    json_response,
-    page_params,
-    pagination,
-    read_body,
-    reading,
-    validating,
+    warehouse_call,
 )
-from qualevents.api.schemas import RejectBody, SettingsBody, change_request_to_wire
-from qualevents.errors import ErrorItem, InvalidRequest
+from qualevents.api.params import Blank, PagingParams, RowNumber
+from qualevents.api.responses import json_response, pagination
+from qualevents.api.routes.documented import errors_of
 from qualevents.models import ChangeRequestStatus
+from qualevents.wire import (
+    ChangeRequestListResponse,
+    ChangeRequestResponse,
+    RejectBody,
+    SettingsBody,
+    SettingsResponse,
+)
 
 router = APIRouter(prefix="/console/v1/-", tags=["Reviews"])
 
@@ -33,91 +39,88 @@ def _settings_to_wire(values: dict[str, str]) -> dict[str, Any]:
     return {"requireReviews": values.get("require_reviews") == "true"}
 
 
-@router.get("/settings", summary="Project settings")
-async def read_settings(request: Request) -> Response:
-    context = context_of(request)
-
-    def run() -> dict[str, str]:
-        authenticate(request)
-        return context.reviews.settings()
-
-    values = await reading(request, run)
+@router.get(
+    "/settings",
+    summary="Project settings",
+    response_model=SettingsResponse,
+    responses=errors_of(400, 401, 429),
+)
+async def read_settings(_key: CallingKey, context: Context) -> Response:
+    values = await context.blocking(context.reviews.settings)
     return json_response(
         {"message": "Settings read successfully.", "data": _settings_to_wire(values)}
     )
 
 
-@router.post("/settings", summary="Change project settings (full-access key)")
-async def update_settings(request: Request) -> Response:
-    context = context_of(request)
-    await reading(request, authenticate, request, write=True)
-    body = await read_body(request, SettingsBody)
-
+@router.post(
+    "/settings",
+    summary="Change project settings (full-access key)",
+    response_model=SettingsResponse,
+    responses=errors_of(400, 401, 403, 413, 415, 429),
+    dependencies=[Depends(_writing_key), JsonBody],
+)
+async def update_settings(body: SettingsBody, context: Context) -> Response:
     def run() -> dict[str, str]:
         if body.require_reviews is not None:
             context.reviews.set_reviews_required(body.require_reviews)
         return context.reviews.settings()
 
-    values = await blocking(run)
+    values = await context.blocking(run)
     return json_response(
         {"message": "Settings updated successfully.", "data": _settings_to_wire(values)}
     )
 
 
-@router.get("/change_requests", summary="Change requests, oldest first")
+@router.get(
+    "/change_requests",
+    summary="Change requests, oldest first",
+    response_model=ChangeRequestListResponse,
+    responses=errors_of(400, 401, 429),
+)
 async def list_change_requests(
     request: Request,
-    status: str | None = Query(None, description="pending, approved, rejected or stale"),
-    limit: str | None = Query(None),
-    page: str | None = Query(None),
+    _key: CallingKey,
+    context: Context,
+    paging: PagingParams,
+    status: Annotated[ChangeRequestStatus | None, Blank, Query()] = None,
 ) -> Response:
-    size, number = page_params(limit, page)
-    try:
-        wanted = ChangeRequestStatus(status) if status else None
-    except ValueError:
-        choices = ", ".join(s.value for s in ChangeRequestStatus)
-        raise InvalidRequest(
-            errors=[ErrorItem(("status",), f"Expected one of: {choices}; got {status!r}")]
-        ) from None
-    context = context_of(request)
-
-    def run() -> dict[str, Any]:
-        authenticate(request)
-        found = context.reviews.list(number, size, wanted)
-        return {
+    found = await context.blocking(context.reviews.list, paging.page, paging.limit, status)
+    return json_response(
+        {
             "message": "Change requests listed successfully.",
             "data": [change_request_to_wire(item) for item in found.items],
             "pagination": pagination(
-                request.url.path, number, size, found.total, dict(request.query_params)
+                request.url.path, paging, found.total, dict(request.query_params)
             ),
         }
+    )
 
-    return json_response(await reading(request, run))
 
-
-@router.get("/change_requests/{request_id}", summary="One change request")
-async def read_change_request(request: Request, request_id: RowNumber) -> Response:
-    context = context_of(request)
-
-    def run() -> Any:
-        authenticate(request)
-        return context.reviews.get(request_id)
-
-    found = await reading(request, run)
+@router.get(
+    "/change_requests/{request_id}",
+    summary="One change request",
+    response_model=ChangeRequestResponse,
+    responses=errors_of(400, 401, 404, 429),
+)
+async def read_change_request(
+    request_id: RowNumber, _key: CallingKey, context: Context
+) -> Response:
+    found = await context.blocking(context.reviews.get, request_id)
     return json_response(
         {"message": "Change request read successfully.", "data": change_request_to_wire(found)}
     )
 
 
-@router.post("/change_requests/{request_id}/approve", summary="Approve and apply atomically")
-async def approve_change_request(request: Request, request_id: RowNumber) -> Response:
-    context = context_of(request)
-
-    def run() -> Any:
-        key = authenticate(request, write=True)
-        return context.reviews.approve(request_id, actor_of(key))
-
-    decided = await validating(request, run)
+@router.post(
+    "/change_requests/{request_id}/approve",
+    summary="Approve and apply atomically",
+    response_model=ChangeRequestResponse,
+    responses=errors_of(400, 401, 403, 404, 412, 429, 502),
+)
+async def approve_change_request(
+    request_id: RowNumber, key: WritingKey, context: Context
+) -> Response:
+    decided = await warehouse_call(context, context.reviews.approve, request_id, actor_of(key))
     return json_response(
         {
             "message": "Change request approved and applied.",
@@ -126,15 +129,21 @@ async def approve_change_request(request: Request, request_id: RowNumber) -> Res
     )
 
 
-@router.post("/change_requests/{request_id}/reject", summary="Reject (nothing is applied)")
-async def reject_change_request(request: Request, request_id: RowNumber) -> Response:
-    context = context_of(request)
-    key = await reading(request, authenticate, request, write=True)
-    reason = None
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > 0:
-        reason = (await read_body(request, RejectBody)).reason
-    decided = await blocking(context.reviews.reject, request_id, actor_of(key), reason)
+@router.post(
+    "/change_requests/{request_id}/reject",
+    summary="Reject (nothing is applied)",
+    response_model=ChangeRequestResponse,
+    responses=errors_of(400, 401, 403, 404, 412, 413, 415, 429),
+    dependencies=[Depends(_writing_key), OptionalJsonBody],
+)
+async def reject_change_request(
+    request_id: RowNumber,
+    key: WritingKey,
+    context: Context,
+    body: RejectBody | None = None,
+) -> Response:
+    reason = body.reason if body is not None else None
+    decided = await context.blocking(context.reviews.reject, request_id, actor_of(key), reason)
     return json_response(
         {"message": "Change request rejected.", "data": change_request_to_wire(decided)}
     )

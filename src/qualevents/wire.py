@@ -1,0 +1,385 @@
+"""Wire schemas: Statsig's camelCase bodies and responses, the one list of each, used by the
+server (request validation, the OpenAPI document) and by ``client`` (typed models). Imports
+only pydantic: the client may import this module, and it never imports server code.
+
+Request bodies are strict (``extra="forbid"``: an unknown field is named in the error).
+Responses are built by renaming a stored document's keys (``to_wire``), so what was written
+is exactly what is read; their models are lenient so a client keeps working when a server
+adds a field. The one translation between snake_case and camelCase is ``WIRE_NAMES``.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import types
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+from typing_extensions import TypedDict
+
+API_VERSION = "20240601"
+API_VERSIONS = (API_VERSION,)
+API_KEY_HEADER = "STATSIG-API-KEY"
+SourceType = Literal["table", "query"]
+
+
+class WireModel(BaseModel):
+    """A request body: camelCase, strict, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=False, extra="forbid", strict=True
+    )
+
+
+class OutModel(BaseModel):
+    """A response: camelCase, lenient, unknown fields kept."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+# -- the qualifying event ------------------------------------------------------------------
+
+
+class IdTypeMapping(WireModel):
+    statsig_unit_id: str = Field(alias="statsigUnitID", description="A unit id type, e.g. userID")
+    column: str = Field(description="The source column holding that id")
+
+
+class CustomFieldMapping(WireModel):
+    key: str
+    formula: str = Field(description="A SQL expression over the source's columns")
+
+
+class Owner(WireModel):
+    owner_id: str | None = Field(None, alias="ownerID")
+    owner_type: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+
+
+class EventFields(WireModel):
+    """The event's fields on the wire, the one list of them; all optional here, required
+    ones overridden by the bodies and by the read shape."""
+
+    description: str | None = None
+    tags: list[str] | None = None
+    sql: str | None = None
+    timestamp_column: str | None = None
+    timestamp_as_day: bool | None = None
+    id_type_mapping: list[IdTypeMapping] | None = None
+    source_type: SourceType | None = Field(None, description="'table' or 'query' (default)")
+    table_name: str | None = None
+    date_partition_column: str | None = None
+    custom_field_mapping: list[CustomFieldMapping] | None = None
+    is_read_only: bool | None = None
+    is_verified: bool | None = None
+    owner: Owner | None = None
+    team: str | None = None
+    team_id: str | None = Field(None, alias="teamID")
+    disable_cure: bool | None = Field(None, alias="disableCURE")
+    skip_validation: bool | None = Field(
+        None, alias="skip_validation", description="Skip the warehouse check; declare columns"
+    )
+    all_columns: list[str] | None = Field(None, alias="all_columns")
+    column_types: list[str] | None = Field(None, alias="column_types")
+
+
+class WriteBody(EventFields):
+    """A write body: the event's fields plus ``dryRun``."""
+
+    dry_run: bool | None = Field(None, description="Run every check, store nothing")
+
+    def to_domain_changes(self) -> dict[str, Any]:
+        """The fields the client sent, in domain (snake_case) names; ``None`` where it sent
+        null."""
+        return self.model_dump(exclude_unset=True, exclude={"dry_run"})
+
+
+EXAMPLE_EVENT: dict[str, Any] = {
+    "name": "Purchases",
+    "description": "Users who purchased",
+    "tags": ["checkout"],
+    "sql": "SELECT ts, user_id, event_name FROM `shoppy-sales.logging.events` "
+    "WHERE event_name = 'purchase'",
+    "timestampColumn": "ts",
+    "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"}],
+}
+
+
+class CreateBody(WriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_EVENT]})
+
+    name: str
+    sql: str
+    timestamp_column: str
+    id_type_mapping: list[IdTypeMapping]
+
+
+class UpdateBody(WriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_EVENT]})
+
+    name: str | None = Field(None, description="May repeat the name; it cannot change")
+    sql: str
+    timestamp_column: str
+    id_type_mapping: list[IdTypeMapping]
+
+
+class PatchBody(WriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"description": "Buyers"}]})
+
+    name: str | None = Field(None, description="May repeat the name; it cannot change")
+
+
+class SettingsBody(WireModel):
+    """Project settings that may be changed (``/console/v1/-/settings``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"requireReviews": False}]})
+
+    require_reviews: bool | None = Field(
+        None, description="Hold mutations sent with x-respect-review-settings for review"
+    )
+
+
+class RejectBody(WireModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Not yet"}]})
+
+    reason: str | None = Field(None, max_length=2000)
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class QualifyingEvent(EventFields):
+    """A qualifying event as read: the fields that were written (others are absent)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", strict=False
+    )
+
+    name: str
+    description: str = ""
+    sql: str
+    timestamp_column: str
+    id_type_mapping: list[IdTypeMapping]
+
+
+class Pagination(OutModel):
+    items_per_page: int
+    page_number: int
+    total_items: int
+    next_page: str | None = Field(description="A relative URL to follow as is, or null")
+    previous_page: str | None
+    all: str
+
+
+class ErrorItem(OutModel):
+    property: str = Field(description="The field path (idTypeMapping[0].column), or ''")
+    error_message: str
+
+
+class ErrorResponse(OutModel):
+    status: int
+    message: str
+    errors: list[ErrorItem]
+
+
+class Message(OutModel):
+    message: str
+
+
+class ValidationReport(OutModel):
+    valid: bool
+    mode: str | None = None
+    columns: list[dict[str, Any]] | None = None
+    errors: list[ErrorItem] = []
+    warnings: list[ErrorItem] = []
+    compiled_sql: str | None = Field(None, description="The SQL as sent to the warehouse")
+
+
+class EventResponse(OutModel):
+    message: str
+    data: QualifyingEvent
+    validation: ValidationReport | None = Field(
+        None, description="The warehouse validation report (qualevents addition)"
+    )
+    dry_run: bool | None = Field(None, description="Present and true for a dry run")
+
+
+class EventListResponse(OutModel):
+    message: str
+    data: list[QualifyingEvent]
+    pagination: Pagination
+
+
+class ChangeRequest(OutModel):
+    id: int
+    name: str
+    action: str
+    status: Literal["pending", "approved", "rejected", "stale"]
+    base_revision: int | None
+    data: dict[str, Any] | None
+    created_by: str | None
+    created_by_key_id: str | None = Field(alias="createdByKeyID")
+    reviewed_by: str | None
+    reviewed_by_key_id: str | None = Field(alias="reviewedByKeyID")
+    reason: str | None
+    created_at: str
+    decided_at: str | None
+
+
+class ChangeRequestResponse(OutModel):
+    message: str
+    data: ChangeRequest
+
+
+class ChangeRequestListResponse(OutModel):
+    message: str
+    data: list[ChangeRequest]
+    pagination: Pagination
+
+
+class FieldChange(OutModel):
+    old: Any = None
+    new: Any = None
+
+
+class Revision(OutModel):
+    revision: int
+    action: str
+    data: dict[str, Any] | None = Field(description="The definition after it; null: deleted")
+    changes: dict[str, FieldChange]
+    updated_by: str | None
+    updated_by_key_id: str | None = Field(alias="updatedByKeyID")
+    created_at: str
+
+
+class RevisionResponse(OutModel):
+    message: str
+    data: Revision
+
+
+class RevisionListResponse(OutModel):
+    message: str
+    data: list[Revision]
+    pagination: Pagination
+
+
+class AuditLogItem(OutModel):
+    id: str
+    name: str
+    change_log: str
+    action_type: str
+    date: str
+    time: str
+    updated_by: str | None
+    updated_by_user_id: str | None = Field(alias="updatedByUserID")
+    modifier_email: str | None
+    changes: dict[str, FieldChange]
+    tags: list[str]
+    revision: int
+
+
+class AuditLogResponse(OutModel):
+    message: str
+    data: list[AuditLogItem]
+    pagination: Pagination
+
+
+class ProjectSettings(OutModel):
+    require_reviews: bool
+
+
+class SettingsResponse(OutModel):
+    message: str
+    data: ProjectSettings
+
+
+class RowsResponse(OutModel):
+    message: str
+    data: list[dict[str, Any]] = Field(description="One object per row")
+
+
+class Health(OutModel):
+    status: str
+    version: str
+    warehouse: str | None
+
+
+# -- the one translation between domain and wire names -------------------------------------
+
+
+def _alias_map(*models: type[BaseModel]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for model in models:
+        for field_name, info in model.model_fields.items():
+            names[field_name] = info.alias or field_name
+    return names
+
+
+# snake_case (domain) -> camelCase (wire), for every field of the event and its parts.
+WIRE_NAMES: dict[str, str] = _alias_map(CreateBody, IdTypeMapping, CustomFieldMapping, Owner)
+DOMAIN_NAMES: dict[str, str] = {wire: domain for domain, wire in WIRE_NAMES.items()}
+# The event's top-level wire fields (for "expected one of" in error messages).
+EVENT_FIELDS: tuple[str, ...] = tuple(
+    sorted(info.alias or name for name, info in CreateBody.model_fields.items())
+)
+
+
+def wire_name(name: str) -> str:
+    return WIRE_NAMES.get(name, name)
+
+
+def to_wire(value: Any) -> Any:
+    """Rename a stored document's keys (recursively) to their wire names."""
+    # Scalars are copied without a call each: a list page renames thousands of keys.
+    if isinstance(value, dict):
+        return {
+            WIRE_NAMES.get(key, key): to_wire(item) if isinstance(item, dict | list) else item
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [to_wire(item) if isinstance(item, dict | list) else item for item in value]
+    return value
+
+
+def _document_field(annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return functools.reduce(operator.or_, [_document_field(a) for a in get_args(annotation)])
+    if origin is list:
+        return list[_document_field(get_args(annotation)[0])]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return document_type(annotation)
+    return type(None) if annotation is type(None) else Any
+
+
+@functools.cache
+def document_type(model: type[BaseModel]) -> Any:
+    """A stored document's shape: ``model``'s fields under their domain (snake_case) names,
+    each serialized under its wire alias. pydantic-core renames the keys while it encodes,
+    so a page of documents goes to JSON without a Python pass over every key."""
+    fields = {
+        name: Annotated[
+            NotRequired[_document_field(info.annotation)],
+            Field(serialization_alias=info.alias or name),
+        ]
+        for name, info in model.model_fields.items()
+    }
+    return TypedDict(f"{model.__name__}Document", fields)  # type: ignore[operator]
+
+
+@functools.cache
+def body_encoder(model: type[BaseModel], *, many: bool) -> Callable[[dict[str, Any]], bytes]:
+    """JSON for ``{"message", "data": <document or list of them>, ...}``: the documents
+    (shaped as ``model``'s fields) renamed to their wire names, other keys as they are."""
+    document = document_type(model)
+    fields = {
+        "message": str,
+        "data": list[document] if many else document,  # type: ignore[valid-type]
+        "pagination": NotRequired[Any],
+    }
+    body = TypedDict(f"{model.__name__}{'Page' if many else 'Body'}", fields)  # type: ignore[operator]
+    return functools.partial(TypeAdapter(body).dump_json, by_alias=True)
