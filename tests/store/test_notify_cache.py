@@ -132,3 +132,26 @@ def test_mutations_start_from_the_database_even_when_the_cache_is_behind(two_pro
     assert patched.event.tags == ["from-second"]
     assert patched.revision == replaced.revision + 1
     assert first.get_event("E").event.tags == ["from-second"]  # its own write dropped it
+
+
+def test_own_event_writes_keep_cached_keys_and_own_key_writes_drop_them(two_processes):
+    from qualevents.keys import hash_secret
+    from qualevents.models import KeyKind
+
+    first, _ = two_processes
+    key_hash = hash_secret("console-own-writes")
+    first.create_key("key-own-writes", "own", KeyKind.FULL_ACCESS, key_hash)
+    assert first.get_key_by_hash(key_hash) is not None  # cached now
+    loads: list[str] = []
+    load = first.store.get_key_by_hash
+    first.store.get_key_by_hash = lambda h, **kw: loads.append(h) or load(h, **kw)
+    try:
+        first.create_event(event("E", "one"), ACTOR)
+        assert first.get_key_by_hash(key_hash) is not None
+        assert loads == []  # an event write leaves the key cached
+        first.revoke_key("key-own-writes")
+        found = first.get_key_by_hash(key_hash)
+        assert loads == [key_hash]  # a revocation is read at once
+        assert found is not None and found[0].revoked_at is not None
+    finally:
+        del first.store.get_key_by_hash

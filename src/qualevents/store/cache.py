@@ -141,10 +141,15 @@ class ChangeWatchedCache:
                     self._spaces.put(space, key, value)
         return value
 
-    def clear(self) -> None:
+    def clear(self, spaces: tuple[str, ...] | None = None) -> None:
+        """Forget the values of ``spaces`` (all when None)."""
         with self._lock:
-            self._spaces.clear()
-            self._generations = {}
+            if spaces is None:
+                self._spaces.clear()
+                self._generations = {}
+            else:
+                for space in spaces:
+                    self._spaces.drop(space)
 
     def close(self) -> None:
         with self._watch_lock:

@@ -31,6 +31,8 @@ from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.notify import NotifiedCache
 
 T = TypeVar("T")
+EVENT_SPACES = ("event", "page")
+KEY_SPACES = ("key",)
 
 
 def _weight(value: Any) -> int:
@@ -71,15 +73,16 @@ class CachedStore:
             return load()
         return self.cache.get(space, key, load)
 
-    def _written(self, write: Callable[[], T]) -> T:
-        """Run a write of cached data; afterwards this process no longer reads what it
-        replaced (SQLite's change counter sees it anyway; PostgreSQL's own notification
-        would come a moment later)."""
+    def _written(self, write: Callable[[], T], spaces: tuple[str, ...] = EVENT_SPACES) -> T:
+        """Run a write of cached data in ``spaces``; afterwards this process no longer reads
+        what it replaced (SQLite's change counter sees it anyway; PostgreSQL's own
+        notification would come a moment later). Only those spaces are dropped: a create
+        leaves the cached keys that every next request checks."""
         try:
             return write()
         finally:
             if self.cache is not None and not self.cache.exact:
-                self.cache.clear()
+                self.cache.clear(spaces)
 
     # -- cached reads -------------------------------------------------------------------
 
@@ -133,10 +136,12 @@ class CachedStore:
         )
 
     def create_key(self, key_id: str, name: str, kind: KeyKind, key_hash: str) -> ApiKey:
-        return self._written(lambda: self.store.create_key(key_id, name, kind, key_hash))
+        return self._written(
+            lambda: self.store.create_key(key_id, name, kind, key_hash), KEY_SPACES
+        )
 
     def revoke_key(self, key_id: str) -> ApiKey | None:
-        return self._written(lambda: self.store.revoke_key(key_id))
+        return self._written(lambda: self.store.revoke_key(key_id), KEY_SPACES)
 
     def decide_change_request(
         self,

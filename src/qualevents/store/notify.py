@@ -88,13 +88,19 @@ class NotifiedCache:
                     self._spaces.put(space, key, value)
         return value
 
-    def clear(self) -> None:
+    def clear(self, spaces: tuple[str, ...] | None = None) -> None:
+        """Forget the values of ``spaces`` (all when None), and any load in flight."""
         with self._lock:
-            self._drop()
+            self._drop(spaces)
 
-    def _drop(self) -> None:
-        """Forget every value, and any load in flight (the caller holds the lock)."""
-        self._spaces.clear()
+    def _drop(self, spaces: tuple[str, ...] | None = None) -> None:
+        """Forget the values of ``spaces`` (every one when None), and any load in flight
+        (the caller holds the lock)."""
+        if spaces is None:
+            self._spaces.clear()
+        else:
+            for space in spaces:
+                self._spaces.drop(space)
         self._version += 1
 
     def _notified(self) -> None:
