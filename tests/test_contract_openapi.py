@@ -8,6 +8,7 @@ document's inputs for those operations never gets a 5xx or a body outside Statsi
 from __future__ import annotations
 
 import json
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from starlette.testclient import TestClient
 
 from qualevents.api.app import create_app
 from qualevents.config import Settings
+from qualevents.store import open_store
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "statsig_contract.json"
 BASE = "/console/v1/experiments/qualifying_events"
@@ -77,9 +79,13 @@ def assert_statsig_accepts(path: str, method: str, response) -> None:
 
 @pytest.fixture(scope="module")
 def our_openapi() -> dict[str, Any]:
-    app = create_app(Settings(warehouse_url="none", _env_file=None), store=object())  # type: ignore[arg-type]
-    with TestClient(app) as http:
-        return http.get("/openapi.json").json()
+    store = open_store(f"sqlite:///{tempfile.mkdtemp()}/document.db")
+    app = create_app(Settings(warehouse_url="none", _env_file=None), store=store)
+    try:
+        with TestClient(app) as http:
+            return http.get("/openapi.json").json()
+    finally:
+        store.close()
 
 
 def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

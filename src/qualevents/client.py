@@ -158,8 +158,20 @@ class _Call:
     headers: dict[str, str] | None = None
 
 
-def _path(name: str, *rest: str) -> str:
-    return "/".join([BASE, quote(name, safe=""), *rest])
+# Each kind's base path, and where its list is (Statsig lists metric sources at /list).
+BASES = {"qualifying_event": BASE, "metric_source": "/console/v1/metrics/metric_source"}
+LIST_PATHS = {"metric_source": "/list"}
+
+
+def _base(kind: str) -> str:
+    try:
+        return BASES[kind]
+    except KeyError:
+        raise ValueError(f"Unknown kind {kind!r}; expected one of: {', '.join(BASES)}") from None
+
+
+def _path(name: str, *rest: str, kind: str = "qualifying_event") -> str:
+    return "/".join([_base(kind), quote(name, safe=""), *rest])
 
 
 def _as_body(event: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
@@ -212,61 +224,100 @@ class _Endpoints:
 
     # -- Statsig's endpoints ----------------------------------------------------------------
 
-    def list_qualifying_events(self, *, limit: int = 100, page: int = 1) -> Any:
+    # Every method on one source takes ``kind``: "qualifying_event" (the default) or
+    # "metric_source" (the same shape, parsed into the same model).
+
+    def list_qualifying_events(
+        self, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
+    ) -> Any:
         """One page: ``data`` is a list of ``QualifyingEvent``, with ``pagination``."""
-        return self._run(_Call("GET", BASE, _EVENTS, params={"limit": limit, "page": page}))
+        path = _base(kind) + LIST_PATHS.get(kind, "")
+        return self._run(_Call("GET", path, _EVENTS, params={"limit": limit, "page": page}))
 
     def create_qualifying_event(
-        self, event: BaseModel | Mapping[str, Any], *, dry_run: bool = False
+        self,
+        event: BaseModel | Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        kind: str = "qualifying_event",
     ) -> Any:
         body = {**_as_body(event), "dryRun": True} if dry_run else _as_body(event)
-        return self._run(_Call("POST", BASE, _EVENT, json=body))
+        return self._run(_Call("POST", _base(kind), _EVENT, json=body))
 
-    def get_qualifying_event(self, name: str) -> Any:
+    def get_qualifying_event(self, name: str, *, kind: str = "qualifying_event") -> Any:
         """``data`` is the ``QualifyingEvent``; ``etag`` is what ``if_match=`` takes."""
-        return self._run(_Call("GET", _path(name), _EVENT))
+        return self._run(_Call("GET", _path(name, kind=kind), _EVENT))
 
     def update_qualifying_event(
-        self, name: str, event: BaseModel | Mapping[str, Any], *, if_match: str | None = None
+        self,
+        name: str,
+        event: BaseModel | Mapping[str, Any],
+        *,
+        if_match: str | None = None,
+        kind: str = "qualifying_event",
     ) -> Any:
+        path = _path(name, kind=kind)
         return self._run(
-            _Call("POST", _path(name), _EVENT, json=_as_body(event), headers=_if_match(if_match))
+            _Call("POST", path, _EVENT, json=_as_body(event), headers=_if_match(if_match))
         )
 
     def patch_qualifying_event(
-        self, name: str, fields: BaseModel | Mapping[str, Any], *, if_match: str | None = None
+        self,
+        name: str,
+        fields: BaseModel | Mapping[str, Any],
+        *,
+        if_match: str | None = None,
+        kind: str = "qualifying_event",
     ) -> Any:
+        path = _path(name, kind=kind)
         return self._run(
-            _Call("PATCH", _path(name), _EVENT, json=_as_body(fields), headers=_if_match(if_match))
+            _Call("PATCH", path, _EVENT, json=_as_body(fields), headers=_if_match(if_match))
         )
 
-    def delete_qualifying_event(self, name: str, *, if_match: str | None = None) -> Any:
-        return self._run(_Call("DELETE", _path(name), _nothing, headers=_if_match(if_match)))
+    def delete_qualifying_event(
+        self, name: str, *, if_match: str | None = None, kind: str = "qualifying_event"
+    ) -> Any:
+        path = _path(name, kind=kind)
+        return self._run(_Call("DELETE", path, _nothing, headers=_if_match(if_match)))
 
     # -- qualevents extensions ------------------------------------------------------------
 
-    def validate_qualifying_event(self, event: BaseModel | Mapping[str, Any]) -> Any:
+    def validate_qualifying_event(
+        self, event: BaseModel | Mapping[str, Any], *, kind: str = "qualifying_event"
+    ) -> Any:
         """A dry-run create: nothing is stored; the answer's ``validation`` is the report."""
-        return self.create_qualifying_event(event, dry_run=True)
+        return self.create_qualifying_event(event, dry_run=True, kind=kind)
 
-    def preview(self, name: str, *, limit: int = 20, days: int = 7) -> Any:
+    def preview(
+        self, name: str, *, limit: int = 20, days: int = 7, kind: str = "qualifying_event"
+    ) -> Any:
         params = {"limit": limit, "days": days}
-        return self._run(_Call("GET", _path(name, "-", "preview"), params=params))
+        return self._run(_Call("GET", _path(name, "-", "preview", kind=kind), params=params))
 
-    def daily(self, name: str, *, start: str, end: str) -> Any:
+    def daily(self, name: str, *, start: str, end: str, kind: str = "qualifying_event") -> Any:
         params = {"start": start, "end": end}
-        return self._run(_Call("GET", _path(name, "-", "daily"), params=params))
+        return self._run(_Call("GET", _path(name, "-", "daily", kind=kind), params=params))
 
-    def revisions(self, name: str, *, limit: int = 100, page: int = 1) -> Any:
+    def revisions(
+        self, name: str, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
+    ) -> Any:
         params = {"limit": limit, "page": page}
-        return self._run(_Call("GET", _path(name, "-", "revisions"), _REVISIONS, params=params))
+        path = _path(name, "-", "revisions", kind=kind)
+        return self._run(_Call("GET", path, _REVISIONS, params=params))
 
-    def revision(self, name: str, number: int) -> Any:
-        path = _path(name, "-", "revisions", str(number))
+    def revision(self, name: str, number: int, *, kind: str = "qualifying_event") -> Any:
+        path = _path(name, "-", "revisions", str(number), kind=kind)
         return self._run(_Call("GET", path, Revision.model_validate))
 
-    def restore(self, name: str, number: int, *, if_match: str | None = None) -> Any:
-        path = _path(name, "-", "revisions", str(number), "restore")
+    def restore(
+        self,
+        name: str,
+        number: int,
+        *,
+        if_match: str | None = None,
+        kind: str = "qualifying_event",
+    ) -> Any:
+        path = _path(name, "-", "revisions", str(number), "restore", kind=kind)
         return self._run(_Call("POST", path, _EVENT, headers=_if_match(if_match)))
 
     def audit_logs(self, **params: Any) -> Any:

@@ -91,10 +91,8 @@ class NameInUse(InvalidRequest):
     default_message = "Name is already in use"
 
 
-def name_in_use(name: str) -> NameInUse:
-    return NameInUse(
-        errors=[ErrorItem(("name",), f"A qualifying event named {name!r} already exists")]
-    )
+def name_in_use(name: str, noun: str = "qualifying event") -> NameInUse:
+    return NameInUse(errors=[ErrorItem(("name",), f"A {noun} named {name!r} already exists")])
 
 
 class SQLInvalid(InvalidRequest):
@@ -123,10 +121,12 @@ class NotFound(QualeventsError):
 
 
 class QualifyingEventNotFound(NotFound):
-    def __init__(self, name: str) -> None:
+    """No source of one kind (``noun``: "qualifying event", "metric source", ...) is named so."""
+
+    def __init__(self, name: str, noun: str = "qualifying event") -> None:
         super().__init__(
-            f"Qualifying event not found: {name!r}",
-            [ErrorItem(("name",), f"No qualifying event is named {name!r}")],
+            f"{noun[:1].upper()}{noun[1:]} not found: {name!r}",
+            [ErrorItem(("name",), f"No {noun} is named {name!r}")],
         )
         self.name = name
 

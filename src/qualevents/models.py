@@ -358,3 +358,4 @@ class ChangeRequest(BaseModel):
     reason: str | None = None
     created_at: datetime
     decided_at: datetime | None = None
+    kind: str = "qualifying_event"  # the kind of source the change is to

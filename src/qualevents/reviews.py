@@ -29,6 +29,16 @@ class ReviewService:
     def __init__(self, store: Any, events: QualifyingEventService) -> None:
         self.store = store
         self.events = events
+        # Each kind's service, to apply a held change to the kind it was made for.
+        self.services: dict[str, QualifyingEventService] = {store.kind: events}
+
+    def for_kind(self, service: QualifyingEventService) -> ReviewService:
+        """This review queue, submitting changes to ``service``'s kind (one shared queue:
+        approving applies each request to its own kind)."""
+        self.services[service.store.kind] = service
+        other = ReviewService(service.store, service)
+        other.services = self.services
+        return other
 
     # -- settings -----------------------------------------------------------------------
 
@@ -119,7 +129,7 @@ class ReviewService:
         if request.action == "delete":
             return None
         if request.action == "patch":
-            current = self.events.get(request.event_name)
+            current = self.services[request.kind].get(request.event_name)
             if current.revision != request.base_revision:
                 raise PreconditionFailed(
                     f"{request.event_name!r} is at revision {current.revision}, "
@@ -128,7 +138,7 @@ class ReviewService:
             event = merge_changes(current.event, request.payload or {})
         else:
             event = QualifyingEvent.from_document(request.payload or {})
-        self.events.check(event)
+        self.services[request.kind].check(event)
         return event
 
     def reject(self, request_id: int, reviewer: Actor, reason: str | None = None) -> ChangeRequest:

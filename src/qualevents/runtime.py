@@ -126,6 +126,35 @@ def prepare_warehouse(settings: Settings) -> None:
         warehouse.close()
 
 
+def ensure_demo_sources(store: Any) -> list[str]:
+    """With ``--demo``: the demo's qualifying event and metric source
+    (``warehouse.demo``'s bodies, checked against the demo data by its tests), created once;
+    a name already taken in its kind is left as it is. Returns ``kind/name`` of each one
+    created."""
+    from qualevents.api.convert import event_from_body
+    from qualevents.errors import NameInUse
+    from qualevents.service import QualifyingEventService
+    from qualevents.store.base import Actor
+    from qualevents.warehouse.demo import METRIC_SOURCE_BODY, QUALIFYING_EVENT_BODY
+    from qualevents.wire import CreateBody
+
+    created = []
+    for kind, body in (
+        ("qualifying_event", QUALIFYING_EVENT_BODY),
+        ("metric_source", METRIC_SOURCE_BODY),
+    ):
+        service = QualifyingEventService(store.for_kind(kind))
+        event = event_from_body(CreateBody.model_validate(body), str(body["name"]))
+        if service.store.get_event(event.name, fresh=True) is not None:
+            continue
+        try:
+            service.create(event, Actor(None, "demo"))
+        except NameInUse:  # another process made it meanwhile
+            continue
+        created.append(f"{kind}/{event.name}")
+    return created
+
+
 def missing_key_hint(store: Any, database_url: str) -> str | None:
     """What to tell an operator whose database has no usable console key yet (every
     request would get 401), or None when it has one."""

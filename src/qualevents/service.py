@@ -62,9 +62,20 @@ class WriteResult:
 
 
 class QualifyingEventService:
-    def __init__(self, store: Store, validator: EventValidator | None = None) -> None:
+    """The use cases for sources of the store's kind (qualifying events by default; a
+    metric source has the same shape). ``reserved_names``: names this kind refuses on
+    create, with why (Statsig lists metric sources at ``/list``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        validator: EventValidator | None = None,
+        reserved_names: dict[str, str] | None = None,
+    ) -> None:
         self.store = store
         self.validator = validator
+        self.reserved_names = reserved_names or {}
+        self.noun = getattr(store, "kind", "qualifying_event").replace("_", " ")
 
     # -- checks -------------------------------------------------------------------------
 
@@ -96,10 +107,12 @@ class QualifyingEventService:
     def create(self, event: QualifyingEvent, actor: Actor, *, dry_run: bool = False) -> WriteResult:
         if event.owner is None and actor.key_id is not None:
             event = event.model_copy(update={"owner": owner_of(actor)})
+        if event.name in self.reserved_names:
+            raise ValidationFailed(errors=[ErrorItem(("name",), self.reserved_names[event.name])])
         report = self.check(event)
         if dry_run:
             if self.store.get_event(event.name, fresh=True) is not None:
-                raise name_in_use(event.name)
+                raise name_in_use(event.name, self.noun)
             return WriteResult(event, None, report, dry_run=True)
         return WriteResult(event, self.store.create_event(event, actor), report, dry_run=False)
 
@@ -175,8 +188,8 @@ class QualifyingEventService:
         found = self.store.list_revisions(name, (page - 1) * limit, limit)
         if found.total == 0:
             raise NotFound(
-                f"No history for {name!r}: no qualifying event of that name was ever written",
-                [ErrorItem(("name",), f"Unknown qualifying event {name!r}")],
+                f"No history for {name!r}: no {self.noun} of that name was ever written",
+                [ErrorItem(("name",), f"Unknown {self.noun} {name!r}")],
             )
         return found
 
@@ -184,7 +197,7 @@ class QualifyingEventService:
         found = self.store.get_revision(name, number)
         if found is None:
             raise NotFound(
-                f"Qualifying event {name!r} has no revision {number}",
+                f"{self.noun.capitalize()} {name!r} has no revision {number}",
                 [ErrorItem(("revision",), f"No revision {number} of {name!r}")],
             )
         return found
@@ -203,7 +216,7 @@ class QualifyingEventService:
         report = self.check(event)
         if self.store.get_event(name, fresh=True) is None:
             if expected_revision is not None:
-                raise PreconditionFailed(f"Qualifying event {name!r} does not exist now")
+                raise PreconditionFailed(f"{self.noun.capitalize()} {name!r} does not exist now")
             stored = self.store.create_event(event, actor, action="restore")
         else:
             stored = self.store.replace_event(
@@ -222,7 +235,9 @@ class QualifyingEventService:
         event_name: str | None = None,
         key_id: str | None = None,
         newest_first: bool = True,
+        kind: str | None = None,
     ) -> Page[Revision]:
+        """The project's history: every kind's unless ``kind`` names one."""
         return self.store.list_all_revisions(
             (page - 1) * limit,
             limit,
@@ -232,6 +247,7 @@ class QualifyingEventService:
             event_name=event_name,
             key_id=key_id,
             newest_first=newest_first,
+            kind=kind,
         )
 
 

@@ -26,6 +26,10 @@ API_KEY_HEADER = "STATSIG-API-KEY"
 SourceType = Literal["table", "query"]
 
 
+# The kinds of source (the store's ``kind`` column), as the audit log names them.
+SourceKind = Literal["qualifying_event", "metric_source", "assignment_source"]
+
+
 class WireModel(BaseModel):
     """A request body: camelCase, strict, unknown fields refused."""
 
@@ -280,6 +284,7 @@ class AuditLogItem(OutModel):
     changes: dict[str, FieldChange]
     tags: list[str]
     revision: int
+    kind: SourceKind  # qualevents: which kind of source the entry is about
 
 
 class AuditLogResponse(OutModel):

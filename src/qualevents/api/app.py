@@ -26,6 +26,8 @@ from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
 from qualevents.api.errors import error_response, from_http_status, from_problems
 from qualevents.api.routes import data, health, history, qualifying_events, reviews
+from qualevents.api.routes import metric_sources as metric_sources_routes
+from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND, METRIC_SOURCE_RESERVED
 from qualevents.config import Settings
 from qualevents.errors import QualeventsError
 from qualevents.keys import KeyService
@@ -61,12 +63,18 @@ def create_app(
 
         store = open_store(settings.database_url)
     events = QualifyingEventService(store, validator)
+    metric_sources = QualifyingEventService(
+        store.for_kind(METRIC_SOURCE_KIND), validator, reserved_names=METRIC_SOURCE_RESERVED
+    )
+    review_queue = ReviewService(store, events)
     context = AppContext(
         settings=settings,
         store=store,
         events=events,
         keys=KeyService(store),
-        reviews=ReviewService(store, events),
+        reviews=review_queue,
+        metric_sources=metric_sources,
+        metric_source_reviews=review_queue.for_kind(metric_sources),
         rate_limiter=RateLimiter(store, settings.rate_limit),
         warehouse=warehouse,
         validator=validator,
@@ -110,8 +118,12 @@ def create_app(
         return error_response(from_problems(exc.errors()))
 
     app.include_router(qualifying_events.router)
+    app.include_router(metric_sources_routes.router)
+    app.include_router(history.revisions_router(qualifying_events.QUALIFYING_EVENTS))
+    app.include_router(history.revisions_router(metric_sources_routes.METRIC_SOURCES))
     app.include_router(history.router)
-    app.include_router(data.router)
+    app.include_router(data.data_router(qualifying_events.QUALIFYING_EVENTS))
+    app.include_router(data.data_router(metric_sources_routes.METRIC_SOURCES))
     app.include_router(reviews.router)
     app.include_router(health.router)
     # Added innermost first: Guard sees everything, BodyReader runs just before the router.

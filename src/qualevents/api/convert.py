@@ -84,16 +84,25 @@ def audit_item(revision: Revision) -> dict[str, Any]:
     verb = {"create": "Created", "delete": "Deleted", "restore": "Restored"}.get(
         revision.action, "Updated"
     )
-    change_log = f"{verb} qualifying event {revision.event_name}"
+    change_log = f"{verb} {revision.kind.replace('_', ' ')} {revision.event_name}"
     if revision.action in ("update", "patch", "restore") and fields:
         change_log += f" ({', '.join(fields)})"
     stamp = revision.created_at.astimezone(UTC)
     tags = (revision.document or {}).get("tags") or []
     return {
-        "id": f"{revision.event_name}@{revision.revision}",
+        # qualifying events keep their ids from before kinds; other kinds name theirs
+        "id": (
+            f"{revision.event_name}@{revision.revision}"
+            if revision.kind == "qualifying_event"
+            else f"{revision.kind}/{revision.event_name}@{revision.revision}"
+        ),
+        "kind": revision.kind,
         "name": revision.event_name,
         "changeLog": change_log,
-        "actionType": ACTION_TYPES.get(revision.action, revision.action),
+        # Statsig's types name the kind: metric_source_created, ...
+        "actionType": ACTION_TYPES.get(revision.action, revision.action).replace(
+            "qualifying_event", revision.kind, 1
+        ),
         "date": stamp.date().isoformat(),
         "time": stamp.isoformat(),
         "updatedBy": revision.key_name,

@@ -58,6 +58,10 @@ class AppContext:
     rate_limiter: RateLimiter
     warehouse: Any = None
     validator: Any = None
+    # Metric sources: the same use cases on the store's metric-source kind, with their own
+    # view of the one review queue (app.create_app sets both).
+    metric_sources: Any = None
+    metric_source_reviews: Any = None
     # The app's worker threads for blocking calls (the store): made on first use, shut
     # down by the lifespan (and made again if the app serves after that, as tests do).
     _threads: ThreadPoolExecutor | None = field(default=None, repr=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import typer
@@ -66,14 +67,29 @@ def _print_report(report: dict[str, object], as_json: bool = False) -> None:
             out.print(f"[{colour}]{kind[:-1]}[/{colour}] {where}: {item.get('errorMessage')}")
 
 
-def _local_runtime(database_url: str | None, warehouse_url: str | None):
+class SourceKind(enum.StrEnum):
+    """The kinds of source the data commands take (``--kind``)."""
+
+    QUALIFYING_EVENT = "qualifying_event"
+    METRIC_SOURCE = "metric_source"
+
+
+KindOption = Annotated[SourceKind, typer.Option("--kind", help="The kind of source the name is of")]
+
+
+def _local_runtime(
+    database_url: str | None,
+    warehouse_url: str | None,
+    kind: SourceKind = SourceKind.QUALIFYING_EVENT,
+):
     from qualevents.runtime import open_warehouse_for
     from qualevents.service import QualifyingEventService
     from qualevents.validation import Validator
 
     settings = settings_from(database_url=database_url, warehouse_url=warehouse_url)
     validator = Validator(open_warehouse_for(settings))
-    return QualifyingEventService(open_local_store(database_url), validator), validator
+    store = open_local_store(database_url).for_kind(kind.value)
+    return QualifyingEventService(store, validator), validator
 
 
 @app.command(rich_help_panel="Definitions and data")
@@ -86,6 +102,7 @@ def validate(
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
     as_json: JsonOutput = False,
+    kind: KindOption = SourceKind.QUALIFYING_EVENT,
 ) -> None:
     """Check a definition as a create would (nothing is saved). Exit 1 when invalid."""
     import json
@@ -103,7 +120,7 @@ def validate(
         except ValueError as exc:
             fail(QualeventsError(f"{path.name} is not JSON: {exc}"))
         try:
-            answer = _client(url, api_key).validate_qualifying_event(sent)
+            answer = _client(url, api_key).validate_qualifying_event(sent, kind=kind.value)
         except QualeventsError as error:
             _print_report({"valid": False, "errors": error_body(error)["errors"]}, as_json)
             raise typer.Exit(1) from None
@@ -129,7 +146,7 @@ def validate(
 
 @app.command(rich_help_panel="Definitions and data")
 def preview(
-    name: Annotated[str, typer.Argument(help="The qualifying event's name")],
+    name: Annotated[str, typer.Argument(help="The source's name")],
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     days: Annotated[int, typer.Option(min=1, help="Look back this many days")] = 7,
     url: RemoteUrl = None,
@@ -137,13 +154,15 @@ def preview(
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
     as_json: JsonOutput = False,
+    kind: KindOption = SourceKind.QUALIFYING_EVENT,
 ) -> None:
     """Show sample rows a stored definition selects."""
     try:
         if url:
-            rows = _client(url, api_key).preview(name, limit=limit, days=days).data
+            answer = _client(url, api_key).preview(name, limit=limit, days=days, kind=kind.value)
+            rows = answer.data
         else:
-            service, validator = _local_runtime(database_url, warehouse_url)
+            service, validator = _local_runtime(database_url, warehouse_url, kind)
             rows = validator.preview(service.get(name).event, limit=limit, days=days)
     except QualeventsError as error:
         fail(error)
@@ -152,7 +171,7 @@ def preview(
 
 @app.command(rich_help_panel="Definitions and data")
 def daily(
-    name: Annotated[str, typer.Argument(help="The qualifying event's name")],
+    name: Annotated[str, typer.Argument(help="The source's name")],
     start: Annotated[str | None, typer.Option(help="First day YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option(help="Last day YYYY-MM-DD (default today)")] = None,
     url: RemoteUrl = None,
@@ -160,6 +179,7 @@ def daily(
     database_url: DatabaseUrl = None,
     warehouse_url: WarehouseUrl = None,
     as_json: JsonOutput = False,
+    kind: KindOption = SourceKind.QUALIFYING_EVENT,
 ) -> None:
     """Events and distinct units per day, counted in the warehouse."""
     from datetime import date, timedelta
@@ -172,9 +192,11 @@ def daily(
     try:
         if url:
             client = _client(url, api_key)
-            rows = client.daily(name, start=first.isoformat(), end=last.isoformat()).data
+            rows = client.daily(
+                name, start=first.isoformat(), end=last.isoformat(), kind=kind.value
+            ).data
         else:
-            service, validator = _local_runtime(database_url, warehouse_url)
+            service, validator = _local_runtime(database_url, warehouse_url, kind)
             rows = validator.daily(service.get(name).event, first, last)
     except QualeventsError as error:
         fail(error)

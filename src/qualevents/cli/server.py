@@ -127,8 +127,10 @@ def _hint_without_keys(database_url: str) -> None:
 
 
 def _ensure_demo_key(database_url: str) -> None:
-    """With --demo on a database without keys, make one so the demo is usable at once."""
+    """With --demo: on a database without keys, make one so the demo is usable at once; and
+    the demo's sources, once."""
     from qualevents.keys import KeyService
+    from qualevents.runtime import ensure_demo_sources
     from qualevents.store import open_store
 
     store = open_store(database_url)
@@ -138,6 +140,8 @@ def _ensure_demo_key(database_url: str) -> None:
             key, secret = keys.create("demo")
             err.print(f"demo: created full-access key {key.id}; use it as STATSIG-API-KEY:")
             err.print(secret, highlight=False)
+        for created in ensure_demo_sources(store):
+            err.print(f"demo: created {created}", highlight=False)
     finally:
         store.close()
 

@@ -45,9 +45,16 @@ class Revision:
     key_id: str | None
     key_name: str | None
     created_at: datetime
+    kind: str = "qualifying_event"  # the source's kind (store.schema.DEFAULT_KIND)
 
 
 class Store(Protocol):
+    kind: str  # the kind of source this store reads and writes
+
+    def for_kind(self, kind: str) -> Store:
+        """The same store for sources of another kind."""
+        ...
+
     def create_event(
         self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
     ) -> StoredQualifyingEvent:

@@ -61,6 +61,15 @@ class CachedStore:
                 weigh=_weight,
             )
 
+    def for_kind(self, kind: str) -> CachedStore:
+        """This store for sources of ``kind``, sharing one cache (its keys name the kind)."""
+        if kind == self.store.kind:
+            return self
+        other = object.__new__(CachedStore)
+        other.store = self.store.for_kind(kind)
+        other.cache = self.cache
+        return other
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
@@ -87,17 +96,21 @@ class CachedStore:
     # -- cached reads -------------------------------------------------------------------
 
     def get_event(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent | None:
-        return self._cached("event", name, lambda: self.store.get_event(name), fresh=fresh)
+        return self._cached(
+            "event", (self.store.kind, name), lambda: self.store.get_event(name), fresh=fresh
+        )
 
     def get_event_or_raise(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent:
         stored = self.get_event(name, fresh=fresh)
         if stored is None:
-            raise QualifyingEventNotFound(name)
+            raise QualifyingEventNotFound(name, self.store.noun)
         return stored
 
     def list_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]]:
         page = self._cached(
-            "page", (offset, limit), lambda: self.store.list_event_documents(offset, limit)
+            "page",
+            (self.store.kind, offset, limit),
+            lambda: self.store.list_event_documents(offset, limit),
         )
         assert page is not None
         return page

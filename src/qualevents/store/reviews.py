@@ -22,10 +22,12 @@ from qualevents.store.schema import change_requests, project_settings
 
 
 class ReviewsMixin:
-    """Needs ``_read()`` and ``_write()`` from SQLStore."""
+    """Needs ``_read()``, ``_write()``, ``kind`` and ``for_kind()`` from SQLStore."""
 
     _read: Callable[..., Any]
     _write: Callable[..., Any]
+    kind: str
+    for_kind: Callable[[str], Any]
 
     # -- settings -----------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class ReviewsMixin:
             reason=row.reason,
             created_at=as_utc(row.created_at),
             decided_at=as_utc(row.decided_at),
+            kind=row.kind,
         )
 
     def create_change_request(
@@ -78,6 +81,7 @@ class ReviewsMixin:
         with self._write() as conn:
             inserted = conn.execute(
                 change_requests.insert().values(
+                    kind=self.kind,
                     event_name=event_name,
                     action=action,
                     payload=json.dumps(payload) if payload is not None else None,
@@ -170,7 +174,7 @@ class ReviewsMixin:
         approved, atomically; PreconditionFailed when the event moved past the request's
         base revision, NameInUse when a create's name was taken meanwhile."""
         author = Actor(request.author_key_id, request.author_key_name)
-        store: Any = self
+        store: Any = self.for_kind(request.kind)
 
         def apply(conn: Connection) -> None:
             if request.action == "create":

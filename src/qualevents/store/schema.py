@@ -11,15 +11,22 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+# The kind of a source stored before kinds existed (migration 0005).
+DEFAULT_KIND = "qualifying_event"
+
 qualifying_events = sa.Table(
     "qualifying_events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Every kind of source lives here (the table keeps its first kind's name; migration
+    # 0005): names are unique per kind.
+    sa.Column("kind", sa.String(40), nullable=False, server_default=DEFAULT_KIND),
+    sa.UniqueConstraint("kind", "name", name="uq_qualifying_events_kind_name"),
 )
 
 revisions = sa.Table(
@@ -35,7 +42,8 @@ revisions = sa.Table(
     sa.Column("key_id", sa.String(64), nullable=True),
     sa.Column("key_name", sa.String(200), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("event_name", "revision", name="uq_revisions_event_revision"),
+    sa.Column("kind", sa.String(40), nullable=False, server_default=DEFAULT_KIND),
+    sa.UniqueConstraint("kind", "event_name", "revision", name="uq_revisions_kind_event_revision"),
     sa.Index("ix_revisions_created_at", "created_at"),
 )
 
@@ -76,6 +84,7 @@ change_requests = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("kind", sa.String(40), nullable=False, server_default=DEFAULT_KIND),
     sa.Index("ix_change_requests_status", "status"),
 )
 

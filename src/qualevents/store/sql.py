@@ -10,6 +10,7 @@ as one service. Reads are not cached here: ``store/cached.py`` wraps a store for
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,17 +42,18 @@ from qualevents.store.engine import (
 from qualevents.store.migrate import upgrade
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
-from qualevents.store.schema import api_keys, qualifying_events, revisions
+from qualevents.store.schema import DEFAULT_KIND, api_keys, qualifying_events, revisions
 
 # The hot statements are built once, with bound parameters, and executed with a dict of
 # values: building a statement and its cache key costs more than SQLite running it.
 _EVENT_BY_NAME = sa.select(qualifying_events).where(
-    qualifying_events.c.name == sa.bindparam("name")
+    qualifying_events.c.kind == sa.bindparam("kind"),
+    qualifying_events.c.name == sa.bindparam("name"),
 )
 _EVENT_BY_NAME_FOR_UPDATE = _EVENT_BY_NAME.with_for_update()
 _KEY_BY_HASH = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
 _LAST_REVISION = sa.select(sa.func.max(revisions.c.revision)).where(
-    revisions.c.event_name == sa.bindparam("name")
+    revisions.c.kind == sa.bindparam("kind"), revisions.c.event_name == sa.bindparam("name")
 )
 _INSERT_EVENT = qualifying_events.insert()
 _INSERT_REVISION = revisions.insert()
@@ -68,10 +70,12 @@ _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bi
 
 
 class SQLStore(ReviewsMixin, RateLimitsMixin):
-    """The Store protocol over one SQLAlchemy engine."""
+    """The Store protocol over one SQLAlchemy engine, for one kind of source
+    (``for_kind`` gives the same store for another kind)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, kind: str = DEFAULT_KIND) -> None:
         self.engine = engine
+        self.kind = kind
         # PostgreSQL reads run in autocommit: under READ COMMITTED every statement takes a
         # snapshot of its own anyway, so BEGIN and ROLLBACK would only add two round trips.
         # SQLite reads begin a transaction: a count and its page see one snapshot.
@@ -80,6 +84,19 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             if engine.dialect.name == "postgresql"
             else engine
         )
+
+    def for_kind(self, kind: str) -> SQLStore:
+        """This store (same engine and connections) for sources of ``kind``."""
+        if kind == self.kind:
+            return self
+        other = copy.copy(self)
+        other.kind = kind
+        return other
+
+    @property
+    def noun(self) -> str:
+        """The kind in words, for messages: "metric source"."""
+        return self.kind.replace("_", " ")
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -115,10 +132,11 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             key_id=row.key_id,
             key_name=row.key_name,
             created_at=as_utc(row.created_at),
+            kind=row.kind,
         )
 
     def _next_revision(self, conn: Connection, name: str) -> int:
-        last = conn.execute(_LAST_REVISION, {"name": name}).scalar()
+        last = conn.execute(_LAST_REVISION, {"kind": self.kind, "name": name}).scalar()
         return (last or 0) + 1
 
     def _append_revision(
@@ -135,6 +153,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         conn.execute(
             _INSERT_REVISION,
             {
+                "kind": self.kind,
                 "event_name": name,
                 "revision": number,
                 "action": action,
@@ -169,6 +188,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             conn.execute(
                 _INSERT_EVENT,
                 {
+                    "kind": self.kind,
                     "name": event.name,
                     "document": json_text(document),
                     "revision": number,
@@ -177,20 +197,20 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
                 },
             )
         except sa_exc.IntegrityError as exc:
-            raise name_in_use(event.name) from exc
+            raise name_in_use(event.name, self.noun) from exc
         self._append_revision(conn, event.name, number, action, None, document, actor, now)
         return StoredQualifyingEvent(event=event, created_at=now, updated_at=now, revision=number)
 
     def get_event(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent | None:
         """Always as of now (``fresh`` matters only to a cache in front of the store)."""
         with self._read() as conn:
-            row = conn.execute(_EVENT_BY_NAME, {"name": name}).first()
+            row = conn.execute(_EVENT_BY_NAME, {"kind": self.kind, "name": name}).first()
         return self._stored(row) if row else None
 
     def get_event_or_raise(self, name: str, *, fresh: bool = False) -> StoredQualifyingEvent:
         stored = self.get_event(name, fresh=fresh)
         if stored is None:
-            raise QualifyingEventNotFound(name)
+            raise QualifyingEventNotFound(name, self.noun)
         return stored
 
     def list_events(self, offset: int, limit: int) -> Page[StoredQualifyingEvent]:
@@ -205,11 +225,16 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
 
     def _event_rows(self, offset: int, limit: int, *columns: Any) -> tuple[list[Any], int]:
         with self._read() as conn:
+            of_kind = qualifying_events.c.kind == self.kind
             total = conn.execute(
-                sa.select(sa.func.count()).select_from(qualifying_events)
+                sa.select(sa.func.count()).select_from(qualifying_events).where(of_kind)
             ).scalar_one()
             rows = conn.execute(
-                sa.select(*columns).order_by(qualifying_events.c.id).offset(offset).limit(limit)
+                sa.select(*columns)
+                .where(of_kind)
+                .order_by(qualifying_events.c.id)
+                .offset(offset)
+                .limit(limit)
             ).all()
         return rows, total
 
@@ -217,12 +242,12 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         self, conn: Connection, name: str, expected_revision: int | None
     ) -> sa.Row[Any]:
         query = _EVENT_BY_NAME_FOR_UPDATE if conn.dialect.name == "postgresql" else _EVENT_BY_NAME
-        row = conn.execute(query, {"name": name}).first()
+        row = conn.execute(query, {"kind": self.kind, "name": name}).first()
         if row is None:
-            raise QualifyingEventNotFound(name)
+            raise QualifyingEventNotFound(name, self.noun)
         if expected_revision is not None and row.revision != expected_revision:
             raise PreconditionFailed(
-                f"Qualifying event {name!r} is at revision {row.revision}, "
+                f"{self.noun.capitalize()} {name!r} is at revision {row.revision}, "
                 f"not {expected_revision}: it changed since you read it"
             )
         return row
@@ -304,7 +329,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         with self._read() as conn:
             row = conn.execute(
                 sa.select(revisions).where(
-                    revisions.c.event_name == name, revisions.c.revision == revision
+                    revisions.c.kind == self.kind,
+                    revisions.c.event_name == name,
+                    revisions.c.revision == revision,
                 )
             ).first()
         return self._revision(row) if row else None
@@ -320,8 +347,14 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         event_name: str | None = None,
         key_id: str | None = None,
         newest_first: bool = True,
+        kind: str | None = "",
     ) -> Page[Revision]:
+        """The history, newest first unless told otherwise; ``kind``: of this store's kind
+        by default, of another kind when named, of every kind when None."""
         conditions = []
+        kind = self.kind if kind == "" else kind
+        if kind is not None:
+            conditions.append(revisions.c.kind == kind)
         if since is not None:
             conditions.append(revisions.c.created_at >= since)
         if until is not None:

@@ -1,9 +1,11 @@
-"""History: an event's revisions (qualevents extension, under the reserved ``-`` segment)
-and Statsig's ``/console/v1/audit_logs`` across all events.
+"""History: a source's revisions (qualevents extension, under the reserved ``-`` segment;
+``revisions_router(kind)`` for each kind) and Statsig's ``/console/v1/audit_logs`` across
+every kind.
 Imports ``api.*``, ``errors``, ``wire``.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations``: the revision handlers' ``Name`` is made per kind,
+inside ``revisions_router``, where FastAPI could not resolve it from a string.
+"""
 
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -24,76 +26,94 @@ from qualevents.api.errors import invalid
 from qualevents.api.params import Blank, PagingParams, RowNumber, Since, SortOrder, Until
 from qualevents.api.responses import etag, json_response, pagination
 from qualevents.api.routes.documented import errors_of
-from qualevents.api.routes.qualifying_events import BASE
-from qualevents.wire import AuditLogResponse, EventResponse, RevisionListResponse, RevisionResponse
+from qualevents.api.routes.sources import Kind
+from qualevents.wire import (
+    AuditLogResponse,
+    EventResponse,
+    RevisionListResponse,
+    RevisionResponse,
+    SourceKind,
+)
 
 router = APIRouter(tags=["History"])
 
 _ACTIONS_BY_TYPE: dict[str, list[str]] = {}
 for _action, _type in ACTION_TYPES.items():
     _ACTIONS_BY_TYPE.setdefault(_type, []).append(_action)
-Name = Annotated[str, Path(description="The qualifying event's name")]
 
 
-@router.get(
-    BASE + "/{name}/-/revisions",
-    summary="An event's history, oldest first",
-    response_model=RevisionListResponse,
-    responses=errors_of(400, 401, 404, 429),
-)
-async def list_revisions(
-    request: Request, name: Name, _key: CallingKey, context: Context, paging: PagingParams
-) -> Response:
-    found = await context.blocking(context.events.revisions, name, paging.page, paging.limit)
-    return json_response(
-        {
-            "message": "Revisions listed successfully.",
-            "data": [revision_to_wire(item) for item in found.items],
-            "pagination": pagination(
-                quote(request.url.path), paging, found.total, dict(request.query_params)
-            ),
-        }
+def revisions_router(kind: Kind) -> APIRouter:
+    """A kind's history under its reserved ``-`` segment: revisions, one revision, restore."""
+    router = APIRouter(tags=["History"])
+    noun = kind.label.lower()
+    Name = Annotated[str, Path(description=f"The {noun}'s name")]
+
+    @router.get(
+        kind.base + "/{name}/-/revisions",
+        summary=f"A {noun}'s history, oldest first",
+        response_model=RevisionListResponse,
+        responses=errors_of(400, 401, 404, 429),
     )
+    async def list_revisions(
+        request: Request, name: Name, _key: CallingKey, context: Context, paging: PagingParams
+    ) -> Response:
+        found = await context.blocking(
+            kind.service(context).revisions, name, paging.page, paging.limit
+        )
+        return json_response(
+            {
+                "message": "Revisions listed successfully.",
+                "data": [revision_to_wire(item) for item in found.items],
+                "pagination": pagination(
+                    quote(request.url.path), paging, found.total, dict(request.query_params)
+                ),
+            }
+        )
 
-
-@router.get(
-    BASE + "/{name}/-/revisions/{number}",
-    summary="One revision of an event",
-    response_model=RevisionResponse,
-    responses=errors_of(400, 401, 404, 429),
-)
-async def read_revision(
-    name: Name, number: RowNumber, _key: CallingKey, context: Context
-) -> Response:
-    revision = await context.blocking(context.events.revision, name, number)
-    return json_response(
-        {"message": "Revision read successfully.", "data": revision_to_wire(revision)}
+    @router.get(
+        kind.base + "/{name}/-/revisions/{number}",
+        summary=f"One revision of a {noun}",
+        response_model=RevisionResponse,
+        responses=errors_of(400, 401, 404, 429),
     )
+    async def read_revision(
+        name: Name, number: RowNumber, _key: CallingKey, context: Context
+    ) -> Response:
+        revision = await context.blocking(kind.service(context).revision, name, number)
+        return json_response(
+            {"message": "Revision read successfully.", "data": revision_to_wire(revision)}
+        )
 
+    @router.post(
+        kind.base + "/{name}/-/revisions/{number}/restore",
+        summary="Write a new revision equal to an earlier one",
+        response_model=EventResponse,
+        responses=errors_of(400, 401, 403, 404, 412, 429, 502),
+    )
+    async def restore_revision(
+        name: Name,
+        number: RowNumber,
+        key: WritingKey,
+        context: Context,
+        revision: ExpectedRevision,
+    ) -> Response:
+        result = await warehouse_call(
+            context,
+            kind.service(context).restore,
+            name,
+            number,
+            actor_of(key),
+            expected_revision=revision,
+        )
+        return json_response(
+            {
+                "message": f"{kind.label} restored from revision {number}.",
+                "data": event_to_wire(result.event),
+            },
+            headers={"ETag": etag(result.revision or 0)},
+        )
 
-@router.post(
-    BASE + "/{name}/-/revisions/{number}/restore",
-    summary="Write a new revision equal to an earlier one",
-    response_model=EventResponse,
-    responses=errors_of(400, 401, 403, 404, 412, 429, 502),
-)
-async def restore_revision(
-    name: Name,
-    number: RowNumber,
-    key: WritingKey,
-    context: Context,
-    revision: ExpectedRevision,
-) -> Response:
-    result = await warehouse_call(
-        context, context.events.restore, name, number, actor_of(key), expected_revision=revision
-    )
-    return json_response(
-        {
-            "message": f"Qualifying event restored from revision {number}.",
-            "data": event_to_wire(result.event),
-        },
-        headers={"ETag": etag(result.revision or 0)},
-    )
+    return router
 
 
 async def _actions(
@@ -141,7 +161,13 @@ async def audit_logs(
         Literal["date", "time"] | None, Blank, Query(alias="sortKey", description="'date'")
     ] = None,
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = None,
-    name: Annotated[str | None, Query(description="Only this qualifying event")] = None,
+    kind: Annotated[
+        SourceKind | None,
+        Query(description="Only this kind of source (default: every kind)"),
+    ] = None,
+    name: Annotated[
+        str | None, Query(description="Only sources of this name (of ``kind`` when given)")
+    ] = None,
     key_id: Annotated[str | None, Query(alias="keyID", description="Only this key's")] = None,
 ) -> Response:
     found = await context.blocking(
@@ -154,6 +180,7 @@ async def audit_logs(
         event_name=name,
         key_id=key_id,
         newest_first=(sort_order or "desc") == "desc",
+        kind=kind,
     )
     body: dict[str, Any] = {
         "message": "Audit logs listed successfully.",

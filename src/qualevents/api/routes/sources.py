@@ -38,6 +38,7 @@ from qualevents.api.params import PagingParams
 from qualevents.api.responses import etag, json_response, pagination
 from qualevents.api.routes.documented import errors_of
 from qualevents.models import ApiKey
+from qualevents.reviews import ReviewService
 from qualevents.service import QualifyingEventService, WriteResult
 from qualevents.wire import ChangeRequestResponse, Message, body_encoder
 
@@ -58,6 +59,8 @@ class Kind:
     page: type[BaseModel]  # a list page
     service: Callable[[AppContext], QualifyingEventService]
     list_path: str = ""  # relative to base; Statsig's metric sources list at "/list"
+    # The review queue as seen by this kind (submits changes to it).
+    reviews: Callable[[AppContext], ReviewService] = lambda context: context.reviews
 
 
 def _write_response(result: WriteResult, message: str, status: int, noun: str) -> Response:
@@ -77,6 +80,7 @@ def _write_response(result: WriteResult, message: str, status: int, noun: str) -
 
 async def _held_for_review(
     context: AppContext,
+    reviews: ReviewService,
     wanted: bool,
     action: str,
     name: str,
@@ -89,7 +93,6 @@ async def _held_for_review(
     request asks to respect them; None when the change should be applied now."""
     if dry_run or not wanted:
         return None
-    reviews = context.reviews
 
     def run() -> Any:
         if not reviews.reviews_required():
@@ -153,7 +156,14 @@ def source_router(kind: Kind) -> APIRouter:
         event = event_from_body(body, body.name)
         dry_run = bool(body.dry_run)
         held = await _held_for_review(
-            context, review, "create", event.name, key, dry_run=dry_run, event=event
+            context,
+            kind.reviews(context),
+            review,
+            "create",
+            event.name,
+            key,
+            dry_run=dry_run,
+            event=event,
         )
         if held is not None:
             return held
@@ -197,6 +207,7 @@ def source_router(kind: Kind) -> APIRouter:
         dry_run = bool(body.dry_run)
         held = await _held_for_review(
             context,
+            kind.reviews(context),
             review,
             "update",
             name,
@@ -237,6 +248,7 @@ def source_router(kind: Kind) -> APIRouter:
         dry_run = bool(body.dry_run)
         held = await _held_for_review(
             context,
+            kind.reviews(context),
             review,
             "patch",
             name,
@@ -275,7 +287,7 @@ def source_router(kind: Kind) -> APIRouter:
         revision: ExpectedRevision,
     ) -> Response:
         held = await _held_for_review(
-            context, review, "delete", name, key, expected_revision=revision
+            context, kind.reviews(context), review, "delete", name, key, expected_revision=revision
         )
         if held is not None:
             return held
