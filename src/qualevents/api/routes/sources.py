@@ -120,6 +120,44 @@ def source_router(kind: Kind) -> APIRouter:
         202: {"model": ChangeRequestResponse, "description": "Held for review"},
     }
 
+    async def change(
+        context: AppContext,
+        action: str,
+        name: str,
+        key: ApiKey,
+        review: bool,
+        revision: int | None,
+        dry_run: bool,
+        **value: Any,
+    ) -> Response:
+        """An update ("update": ``event=``) or a partial one ("patch": ``changes=``): held
+        for review when asked and required, else applied through the service's method of
+        that name."""
+        held = await _held_for_review(
+            context,
+            kind.reviews(context),
+            review,
+            action,
+            name,
+            key,
+            dry_run=dry_run,
+            expected_revision=revision,
+            **value,
+        )
+        if held is not None:
+            return held
+        (argument,) = value.values()
+        result = await warehouse_call(
+            context,
+            getattr(kind.service(context), action),
+            name,
+            argument,
+            actor_of(key),
+            dry_run=dry_run,
+            expected_revision=revision,
+        )
+        return _write_response(result, f"{kind.label} updated successfully.", 200, noun)
+
     @router.get(
         kind.list_path,
         summary=f"List {noun}s",
@@ -204,30 +242,9 @@ def source_router(kind: Kind) -> APIRouter:
         revision: ExpectedRevision,
     ) -> Response:
         event = event_from_body(body, body.name if body.name is not None else name)
-        dry_run = bool(body.dry_run)
-        held = await _held_for_review(
-            context,
-            kind.reviews(context),
-            review,
-            "update",
-            name,
-            key,
-            dry_run=dry_run,
-            event=event,
-            expected_revision=revision,
+        return await change(
+            context, "update", name, key, review, revision, bool(body.dry_run), event=event
         )
-        if held is not None:
-            return held
-        result = await warehouse_call(
-            context,
-            kind.service(context).update,
-            name,
-            event,
-            actor_of(key),
-            dry_run=dry_run,
-            expected_revision=revision,
-        )
-        return _write_response(result, f"{kind.label} updated successfully.", 200, noun)
 
     @router.patch(
         "/{name}",
@@ -245,30 +262,9 @@ def source_router(kind: Kind) -> APIRouter:
         revision: ExpectedRevision,
     ) -> Response:
         changes = body.to_domain_changes()
-        dry_run = bool(body.dry_run)
-        held = await _held_for_review(
-            context,
-            kind.reviews(context),
-            review,
-            "patch",
-            name,
-            key,
-            dry_run=dry_run,
-            changes=changes,
-            expected_revision=revision,
+        return await change(
+            context, "patch", name, key, review, revision, bool(body.dry_run), changes=changes
         )
-        if held is not None:
-            return held
-        result = await warehouse_call(
-            context,
-            kind.service(context).patch,
-            name,
-            changes,
-            actor_of(key),
-            dry_run=dry_run,
-            expected_revision=revision,
-        )
-        return _write_response(result, f"{kind.label} updated successfully.", 200, noun)
 
     @router.delete(
         "/{name}",
