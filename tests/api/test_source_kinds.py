@@ -107,7 +107,9 @@ def test_lifecycle_with_statsig_messages(client, kind):
     etag = read.headers["ETag"]
 
     updated = client.post(
-        kind.url("Purchases"), json=kind.body(description="all purchases"), headers={"If-Match": etag}
+        kind.url("Purchases"),
+        json=kind.body(description="all purchases"),
+        headers={"If-Match": etag},
     )
     assert updated.status_code == 200, updated.text
     assert updated.json()["message"] == kind.message("updated")

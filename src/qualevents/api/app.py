@@ -24,7 +24,7 @@ from starlette.responses import Response
 from qualevents import __version__
 from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
-from qualevents.api.errors import error_response, from_http_status, from_problems
+from qualevents.api.errors import body_fields, error_response, from_http_status, from_problems
 from qualevents.api.routes import assignment_sources as assignment_sources_routes
 from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.api.routes import metric_sources as metric_sources_routes
@@ -120,8 +120,11 @@ def create_app(
         return error_response(from_http_status(exc.status_code, detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        return error_response(from_problems(exc.errors()))
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # An unknown field's message names the fields of this route's body (each kind's own).
+        body = getattr(request.scope.get("route"), "body_field", None)
+        model = getattr(getattr(body, "field_info", None), "annotation", None)
+        return error_response(from_problems(exc.errors(), body_fields(model)))
 
     app.include_router(qualifying_events.router)
     app.include_router(metric_sources_routes.router)

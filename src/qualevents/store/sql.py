@@ -81,7 +81,7 @@ _RENAME_EVENT = (
 _RENAME_HISTORY = (
     revisions.update()
     .where(
-        revisions.c.kind == sa.bindparam("kind"),
+        revisions.c.kind == sa.bindparam("of_kind"),
         revisions.c.event_name == sa.bindparam("old_name"),
     )
     .values(event_name=sa.bindparam("new_name"))
@@ -352,7 +352,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             conn.execute(_RENAME_EVENT, {"row_id": row.id, "new_name": event.name})
         except sa_exc.IntegrityError as exc:
             raise name_in_use(event.name, self.noun) from exc
-        conn.execute(_RENAME_HISTORY, {"kind": self.kind, "old_name": name, "new_name": event.name})
+        conn.execute(
+            _RENAME_HISTORY, {"of_kind": self.kind, "old_name": name, "new_name": event.name}
+        )
         return self._replace_in(conn, event, actor, action, None)
 
     def delete_event(
