@@ -7,13 +7,10 @@ action types per kind, and the OpenAPI document."""
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient
 
-from tests.api.test_source_kinds import (  # noqa: F401 (reviewer: a fixture)
-    ASSIGNMENT_SOURCES,
-    QUALIFYING_EVENTS,
-    REVIEW,
-    reviewer,
-)
+from qualevents.keys import KeyService
+from tests.api.test_source_kinds import ASSIGNMENT_SOURCES, QUALIFYING_EVENTS, REVIEW
 
 KIND = ASSIGNMENT_SOURCES
 STATSIG_EXAMPLE = {  # Statsig's create example, verbatim
@@ -139,6 +136,13 @@ def test_a_rename_onto_a_taken_or_used_name_is_refused(client):
     assert client.get(KIND.url("A")).status_code == 200
     missing = client.patch(KIND.url("Nobody"), json={"name": "D"})
     assert missing.status_code == 404
+
+
+@pytest.fixture
+def reviewer(app, store):
+    secret = KeyService(store).create("reviewer")[1]
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
+        yield http
 
 
 def test_a_rename_held_for_review_is_applied_on_approval(client, reviewer):
