@@ -178,6 +178,26 @@ def test_action_types_name_each_kind(client):
     assert "assignment_source_created" in unknown.json()["errors"][0]["errorMessage"]
 
 
+# Every operation of Statsig's sources extract (statsig-sources.openapi.json), by path.
+STATSIG_SOURCE_OPERATIONS = {
+    "/console/v1/experiments/assignment_sources": {"get", "post"},
+    "/console/v1/experiments/assignment_source/{name}": {"post", "patch", "delete"},
+    "/console/v1/metrics/metric_source": {"post"},
+    "/console/v1/metrics/metric_source/list": {"get"},
+    "/console/v1/metrics/metric_source/{name}": {"get", "post", "delete"},
+}
+
+
+def test_the_openapi_document_declares_every_statsig_source_operation(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, methods in STATSIG_SOURCE_OPERATIONS.items():
+        assert methods <= set(paths[path]), path
+        for method in methods:
+            parameters = {p["name"] for p in paths[path][method].get("parameters", [])}
+            if method != "get":
+                assert "x-respect-review-settings" in parameters, (method, path)
+
+
 def test_the_openapi_document_describes_every_assignment_source_operation(client):
     paths = client.get("/openapi.json").json()["paths"]
     collection = paths["/console/v1/experiments/assignment_sources"]
