@@ -107,6 +107,11 @@ def test_a_rename_keeps_the_history_under_the_new_name(client, method):
     gone = client.get(KIND.url("Old"))
     assert gone.status_code == 404
     assert client.get(KIND.url("Old") + "/-/revisions").status_code == 404
+    # an earlier revision restores under the name the source has now
+    restored = client.post(KIND.url("New") + "/-/revisions/1/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["data"]["name"] == "New"
+    assert client.get(KIND.url("New")).json()["data"]["description"] == ""
     # the old name may be used again, with a history of its own
     assert client.post(KIND.create, json=KIND.body("Old")).status_code == 201
     assert len(client.get(KIND.url("Old") + "/-/revisions").json()["data"]) == 1
@@ -117,6 +122,7 @@ def test_a_rename_keeps_the_history_under_the_new_name(client, method):
         "assignment_source_created",
         "assignment_source_updated",
         "assignment_source_updated",
+        "assignment_source_restored",
     ]
 
 
