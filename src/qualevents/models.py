@@ -14,7 +14,7 @@ import enum
 import unicodedata
 from collections import Counter
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -66,7 +66,35 @@ class Owner(_Part):
     owner_email: str | None = None
 
 
-class QualifyingEvent(_Part):
+class _Source(_Part):
+    """What every kind of source does alike: its stored form, and the check of its
+    invariants (each kind lists its own ``problems``)."""
+
+    def to_document(self) -> dict[str, Any]:
+        """The stored form: only the fields that were written."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Self:
+        return cls.model_validate(document)
+
+    def problems(self) -> list[ErrorItem]:
+        raise NotImplementedError
+
+    def check(self) -> Self:
+        """Raise ValidationFailed listing every problem; return self when there is none."""
+        found = self.problems()
+        if found:
+            raise ValidationFailed(errors=found)
+        return self
+
+    def named_columns(self) -> list[tuple[str, str]]:
+        """Columns of the query's output this kind names beyond the timestamp and the unit
+        ids, as (field, wire name) to check against the output schema: none by default."""
+        return []
+
+
+class QualifyingEvent(_Source):
     """A named SQL source whose rows are (unit ids, timestamp, custom fields)."""
 
     name: str
@@ -102,14 +130,6 @@ class QualifyingEvent(_Part):
             return None
         return list(zip(self.all_columns, self.column_types, strict=False))
 
-    def to_document(self) -> dict[str, Any]:
-        """The stored form: only the fields that were written."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> QualifyingEvent:
-        return cls.model_validate(document)
-
     def problems(self) -> list[ErrorItem]:
         """Every broken invariant, all at once (empty when the definition is well-formed)."""
         found: list[ErrorItem] = []
@@ -137,20 +157,8 @@ class QualifyingEvent(_Part):
         found += _declared_schema_problems(self)
         return found
 
-    def check(self) -> QualifyingEvent:
-        """Raise ValidationFailed listing every problem; return self when there is none."""
-        found = self.problems()
-        if found:
-            raise ValidationFailed(errors=found)
-        return self
 
-    def named_columns(self) -> list[tuple[str, str]]:
-        """Columns of the query's output this kind names beyond the timestamp and the unit
-        ids, as (field, wire name) to check against the output schema: none."""
-        return []
-
-
-class AssignmentSource(_Part):
+class AssignmentSource(_Source):
     """Exposures: which unit was exposed to which group of which experiment, and when.
     The query shape of a qualifying event (no table, partition or custom fields) plus the
     experiment and group columns; ``scheduled_reload_hour`` is stored and returned
@@ -185,12 +193,6 @@ class AssignmentSource(_Part):
     disable_cure: ClassVar[None] = None
     declared_schema: ClassVar[None] = None
     effective_source_type: ClassVar[SourceType] = SourceType.QUERY
-
-    to_document = QualifyingEvent.to_document
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> AssignmentSource:
-        return cls.model_validate(document)
 
     def named_columns(self) -> list[tuple[str, str]]:
         """The experiment, group and (when mapped) group-name columns, as (field, wire
@@ -241,8 +243,6 @@ class AssignmentSource(_Part):
             )
         found += _id_type_mapping_problems(self.id_type_mapping)
         return found
-
-    check = QualifyingEvent.check
 
     def as_event(self) -> QualifyingEvent:
         """The same rows as a qualifying-event definition (for the analyses' queries)."""
