@@ -87,11 +87,15 @@ def add_sources(http: TestClient, *, events: bool = True) -> None:
     """The fixtures' sources: qualifying events ``clicks``, ``visits``, ``medium_clicks``,
     ``slow_clicks`` (unless ``events`` is False: they are in the store already);
     assignment sources ``assignments``, ``medium``, ``slow``."""
-    for name, sql, extra in () if not events else (
-        ("clicks", "SELECT * FROM analysis.clicks", {}),
-        ("visits", "SELECT * FROM analysis.visits", {"timestampAsDay": True}),
-        ("medium_clicks", "SELECT * FROM big.medium_clicks", {}),
-        ("slow_clicks", "SELECT * FROM big.slow_clicks", {}),
+    for name, sql, extra in (
+        ()
+        if not events
+        else (
+            ("clicks", "SELECT * FROM analysis.clicks", {}),
+            ("visits", "SELECT * FROM analysis.visits", {"timestampAsDay": True}),
+            ("medium_clicks", "SELECT * FROM big.medium_clicks", {}),
+            ("slow_clicks", "SELECT * FROM big.slow_clicks", {}),
+        )
     ):
         body = {
             "name": name,
