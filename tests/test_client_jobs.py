@@ -196,7 +196,7 @@ def test_cli_filter_exposures_tables_and_json(remote):
     table = runner.invoke(cli_app, ["jobs", "show", job_id, *remote])
     assert table.exit_code == 0 and "succeeded" in table.stdout
     listed = runner.invoke(cli_app, ["jobs", "list", "clicks", "--json", *remote])
-    assert [job["id"] for job in json.loads(listed.stdout)][0] == job_id  # newest first
+    assert next(job["id"] for job in json.loads(listed.stdout)) == job_id  # newest first
     done = runner.invoke(cli_app, ["jobs", "cancel", job_id, *remote])
     assert done.exit_code == 1 and "succeeded" in done.stderr
 
