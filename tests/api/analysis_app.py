@@ -11,11 +11,9 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from qualevents.analysis import AssignmentSource
 from qualevents.api.app import create_app
 from qualevents.config import Settings
 from qualevents.keys import KeyService
-from qualevents.models import IdTypeMapping
 from qualevents.store.sql import SQLStore
 from qualevents.validation import Validator
 from qualevents.warehouse.base import Warehouse
@@ -57,36 +55,30 @@ def duckdb_warehouse() -> DuckDBWarehouse:
     return warehouse
 
 
-def assignment(name: str, sql: str, **fields: Any) -> AssignmentSource:
-    return AssignmentSource(
-        name=name,
-        sql=sql,
-        timestamp_column=fields.get("timestamp_column", "ts"),
-        experiment_id_column=fields.get("experiment_id_column", "experiment"),
-        group_id_column=fields.get("group_id_column", "group_id"),
-        group_name_column=fields.get("group_name_column"),
-        id_type_mapping=tuple(
-            IdTypeMapping(statsig_unit_id=m["statsigUnitID"], column=m["column"])
-            for m in fields.get(
-                "id_type_mapping", [{"statsigUnitID": "userID", "column": "user_id"}]
-            )
-        ),
-    )
+ASSIGNMENT_SOURCES = "/console/v1/experiments/assignment_sources"
 
 
-def add_assignment_source(http: TestClient, source: AssignmentSource) -> None:
-    """Register an assignment source with the app (the one place tests make them)."""
-    context = http.app.state.context  # type: ignore[attr-defined]
-    registered = getattr(context, "stand_in_assignment_sources", None)
-    if registered is None:
-        registered = context.stand_in_assignment_sources = {}
-    registered[source.name] = source
+def assignment_body(name: str, sql: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "sql": sql,
+        "timestampColumn": "ts",
+        "experimentIDColumn": "experiment",
+        "groupIDColumn": "group_id",
+        "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"}],
+        **fields,
+    }
+
+
+def add_assignment_source(http: TestClient, body: dict[str, Any]) -> None:
+    created = http.post(ASSIGNMENT_SOURCES, json=body)
+    assert created.status_code == 201, created.text
 
 
 def add_sources(http: TestClient, *, events: bool = True) -> None:
     """The fixtures' sources: qualifying events ``clicks``, ``visits``, ``medium_clicks``,
-    ``slow_clicks`` (unless ``events`` is False: they are in the store already);
-    assignment sources ``assignments``, ``medium``, ``slow``."""
+    ``slow_clicks``; assignment sources ``assignments``, ``medium``, ``slow`` (unless
+    ``events`` is False: they are in the store already)."""
     for name, sql, extra in (
         ()
         if not events
@@ -106,14 +98,16 @@ def add_sources(http: TestClient, *, events: bool = True) -> None:
         }
         created = http.post(EVENTS, json=body)
         assert created.status_code == 201, created.text
+    if not events:
+        return
     add_assignment_source(
         http,
-        assignment(
-            "assignments", "SELECT * FROM analysis.exposures", group_name_column="group_name"
+        assignment_body(
+            "assignments", "SELECT * FROM analysis.exposures", groupNameColumn="group_name"
         ),
     )
     for name in BIG:
-        add_assignment_source(http, assignment(name, f"SELECT * FROM big.{name}_exposures"))
+        add_assignment_source(http, assignment_body(name, f"SELECT * FROM big.{name}_exposures"))
 
 
 @contextmanager

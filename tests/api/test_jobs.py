@@ -84,7 +84,7 @@ def test_done_within_wait_answers_200_with_the_result_and_the_job(http):
     assert "wait" not in job["request"]
     assert job["sources"] == [
         {"kind": "qualifying_event", "name": "clicks", "revision": 1},
-        {"kind": "assignment_source", "name": "assignments", "revision": None},
+        {"kind": "assignment_source", "name": "assignments", "revision": 1},
     ]
     assert job["compiledSql"] == body["data"]["compiledSql"]
     assert job["createdByKeyID"] and job["createdBy"] == "analyst"

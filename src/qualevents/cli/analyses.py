@@ -252,14 +252,16 @@ def _run_locally(
 
 
 def assignment_source_from_store(store: Any, name: str) -> Any:
-    """The assignment source named ``name`` in the local store (stand-in until the kind
-    arrives: there is none yet)."""
+    """The assignment source named ``name`` in the local store; 404 naming the option."""
     from qualevents.errors import ErrorItem, NotFound
 
-    message = f"No assignment source is named {name!r}"
-    raise NotFound(
-        f"Assignment source {name} not found", [ErrorItem(("assignmentSource",), message)]
-    )
+    stored = store.for_kind("assignment_source").get_event(name)
+    if stored is None:
+        message = f"No assignment source is named {name!r}"
+        raise NotFound(
+            f"Assignment source {name} not found", [ErrorItem(("assignmentSource",), message)]
+        )
+    return stored.event
 
 
 def _print_job(job: dict[str, Any]) -> None:

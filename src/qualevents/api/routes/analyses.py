@@ -31,12 +31,12 @@ from qualevents.api.analyses import (
 from qualevents.api.deps import AppContext, CallingKey, Context, JsonBody
 from qualevents.api.params import PagingParams
 from qualevents.api.responses import json_response, pagination
+from qualevents.api.routes.assignment_sources import ASSIGNMENT_SOURCE_KIND
 from qualevents.api.routes.documented import errors_of
 from qualevents.api.routes.qualifying_events import BASE
-from qualevents.errors import ErrorItem, NotFound, ValidationFailed
+from qualevents.errors import ErrorItem, NotFound, QualifyingEventNotFound, ValidationFailed
 from qualevents.wire import FilterExposuresResponse, JobAccepted, JobListResponse, JobResponse
 
-ASSIGNMENT_SOURCE_KIND = "assignment_source"
 ANALYSES = ("filter_exposures", "power")
 
 router = APIRouter(tags=["Analyses (qualevents)"])
@@ -51,16 +51,16 @@ ACCEPTED = {
 }
 
 
-def assignment_source_of(context: AppContext, name: str) -> tuple[AssignmentSource, int | None]:
-    """The assignment source named ``name`` and its revision; 404 in the contract's shape.
-    (Stand-in until the assignment-source kind arrives: sources registered on the context.)"""
-    registered = getattr(context, "stand_in_assignment_sources", {})
-    if name in registered:
-        return registered[name], None
-    message = f"No assignment source is named {name!r}"
-    raise NotFound(
-        f"Assignment source {name} not found", [ErrorItem(("assignmentSource",), message)]
-    )
+def assignment_source_of(context: AppContext, name: str) -> tuple[AssignmentSource, int]:
+    """The assignment source named ``name`` and its revision; 404 naming the body field."""
+    try:
+        stored = context.assignment_sources.get(name)
+    except QualifyingEventNotFound:
+        message = f"No assignment source is named {name!r}"
+        raise NotFound(
+            f"Assignment source {name} not found", [ErrorItem(("assignmentSource",), message)]
+        ) from None
+    return stored.event, stored.revision
 
 
 @router.post(
