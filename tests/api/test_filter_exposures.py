@@ -21,7 +21,6 @@ from qualevents.warehouse.demo import load_demo
 from qualevents.warehouse.duckdb import DuckDBWarehouse
 from qualevents.warehouse.executor import WarehouseRunner
 from qualevents.warehouse.postgres import PostgresWarehouse
-from tests.analysis.conftest import postgres_analysis  # noqa: F401 (a fixture)
 from tests.api.analysis_app import (
     EVENTS,
     JOBS,
@@ -104,7 +103,7 @@ def test_exclude_keeps_exactly_the_units_include_leaves_out(http, duck):
 
 
 @pytest.fixture
-def postgres_client(store, postgres_analysis) -> Iterator[TestClient]:  # noqa: F811
+def postgres_client(store, postgres_analysis) -> Iterator[TestClient]:
     warehouse = PostgresWarehouse(postgres_analysis)
     try:
         with analysis_client(store, warehouse) as client:
