@@ -1,7 +1,7 @@
 """``create_app(settings)``: the FastAPI application: one router of declared operations, its
 error handlers, the edge middlewares (``api.edge``), offline docs and a lifespan that closes
 the store and the warehouse. Imports ``config``, ``errors``, ``store``, ``keys``,
-``ratelimit``, ``reviews``, ``service``, ``wire``, ``api.*``.
+``ratelimit``, ``reviews``, ``service``, ``jobs``, ``wire``, ``api.*``.
 
 Every failure leaves in the contract's shape: our own errors, Starlette's HTTP errors and
 FastAPI's request validation errors through exception handlers (validation problems are
@@ -24,8 +24,14 @@ from starlette.responses import Response
 from qualevents import __version__
 from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
-from qualevents.api.errors import body_fields, error_response, from_http_status, from_problems
-from qualevents.api.routes import data, health, history, reviews
+from qualevents.api.errors import (
+    body_fields,
+    error_body,
+    error_response,
+    from_http_status,
+    from_problems,
+)
+from qualevents.api.routes import analyses, data, health, history, reviews
 from qualevents.api.routes.assignment_sources import ASSIGNMENT_SOURCES
 from qualevents.api.routes.kinds import KINDS
 from qualevents.api.routes.metric_sources import METRIC_SOURCES
@@ -33,6 +39,7 @@ from qualevents.api.routes.qualifying_events import QUALIFYING_EVENTS
 from qualevents.api.routes.sources import source_router
 from qualevents.config import Settings
 from qualevents.errors import QualeventsError
+from qualevents.jobs import JobService
 from qualevents.keys import KeyService
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
@@ -90,11 +97,18 @@ def create_app(
         rate_limiter=RateLimiter(store, settings.rate_limit),
         warehouse=warehouse,
         validator=validator,
+        jobs=JobService(
+            store,
+            getattr(validator, "runner", None),
+            timeout_s=settings.analysis_timeout_s,
+            render_error=error_body,
+        ),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        context.jobs.close()
         context.stop_threads()
         if close_on_shutdown:
             context.store.close()
@@ -142,6 +156,7 @@ def create_app(
         for extra in kind.extra_routers:
             app.include_router(extra)
     app.include_router(reviews.router)
+    app.include_router(analyses.router)
     app.include_router(health.router)
     # Added innermost first: Guard sees everything, BodyReader runs just before the router.
     app.add_middleware(

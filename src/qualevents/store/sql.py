@@ -1,6 +1,6 @@
 """SQLStore: the Store on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
 Imports ``models``, ``errors``, ``store.base``, ``store.engine``, ``store.schema``,
-``store.reviews``, ``store.ratelimits``, ``store.cached``, ``store.migrate``.
+``store.reviews``, ``store.ratelimits``, ``store.jobs``, ``store.cached``, ``store.migrate``.
 
 Every statement is a Core statement executed through a SQLAlchemy ``Connection``; a write is
 one transaction (``BEGIN IMMEDIATE`` on SQLite, see store/engine.py). PostgreSQL relies on
@@ -46,6 +46,7 @@ from qualevents.store.engine import (
     translate_errors,
     utc_now,
 )
+from qualevents.store.jobs import JobsMixin
 from qualevents.store.migrate import upgrade
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reviews import ReviewsMixin
@@ -89,7 +90,7 @@ _RENAME_HISTORY = (
 _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
 
 
-class SQLStore(ReviewsMixin, RateLimitsMixin):
+class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin):
     """The Store protocol over one SQLAlchemy engine, for one kind of source
     (``for_kind`` gives the same store for another kind)."""
 
