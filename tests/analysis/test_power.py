@@ -334,3 +334,15 @@ def test_inputs_name_every_resolved_parameter(warehouse: Warehouse) -> None:
     assert inputs["qualifyingEvent"] == "sessions"
     assert inputs["controlShare"] == 0.5 and inputs["cuped"] is None
     assert inputs["metric"] == SUM
+
+
+def test_the_png_without_cuped_and_without_any_mde(warehouse: Warehouse) -> None:
+    data = run(warehouse, SUM, metricFilter="kind = 'store'")  # mean 0: no relative MDE
+    pixels = image.imread(io.BytesIO(power_png(data)), format="png")
+    assert pixels.ndim == 3
+    figure = power_figure(data)
+    lines = [line for axes in figure.axes for line in axes.get_lines()]
+    assert len(lines) == 2  # MDE, units
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2, 3], [1, 2, 3]]
+    assert list(lines[1].get_ydata()) == [3, 4, 5]
+    assert "sum of amount in orders, windows ending 2024-03-28" in figure.get_suptitle()
