@@ -346,3 +346,9 @@ def test_the_png_without_cuped_and_without_any_mde(warehouse: Warehouse) -> None
     assert [list(line.get_xdata()) for line in lines] == [[1, 2, 3], [1, 2, 3]]
     assert list(lines[1].get_ydata()) == [3, 4, 5]
     assert "sum of amount in orders, windows ending 2024-03-28" in figure.get_suptitle()
+
+
+def test_an_end_not_over_yet_is_warned_about(warehouse: Warehouse) -> None:
+    today = run(warehouse, {"type": "count"}, end="2024-04-02")  # NOW is 2024-04-02 08:00
+    assert "end 2024-04-02 is not over yet" in today["warnings"][0]
+    assert not any("not over yet" in w for w in run(warehouse, SUM)["warnings"])

@@ -353,6 +353,12 @@ def run_power(
     rows = warehouse.query(query.sql(dialect=dialect))
     data = power_data(rows, spec, request, unit_type, query.sql(dialect=dialect, pretty=True))
     data["inputs"] = {"qualifyingEvent": event.name, **data["inputs"]}
+    if end >= now.date():
+        data["warnings"].insert(
+            0,
+            f"end {end} is not over yet (UTC): its windows miss the rest of the day's events "
+            "and metric rows, so units and means read low",
+        )
     return data
 
 
