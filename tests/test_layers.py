@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("analysis",),
     ("store",),
     ("validation", "keys", "ratelimit"),
-    ("service", "reviews"),
+    ("service", "reviews", "jobs"),
     ("api",),
     ("runtime",),
     ("cli",),

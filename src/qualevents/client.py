@@ -13,6 +13,10 @@ every failure raises a ``qualevents.errors`` class keeping the response's ``stat
 ``headers`` and decoded ``body``. A 429 is retried after its ``Retry-After`` (at most
 ``max_retries`` times, each wait at most ``max_retry_wait_s``; ``max_retries=0`` opts out).
 ``AsyncClient`` has the same methods, each a coroutine.
+
+Analyses run as jobs on the server: ``filter_exposures(...)`` starts one and polls it until
+it is done (``wait_for``); ``job(id)``, ``cancel_job(id)`` and ``analyses(name)`` read,
+cancel and list them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from qualevents.errors import (
+    Conflict,
     ErrorItem,
     Forbidden,
     InvalidRequest,
@@ -49,8 +54,11 @@ from qualevents.errors import (
 from qualevents.wire import (
     API_KEY_HEADER,
     API_VERSION,
+    AssignmentSource,
     AuditLogItem,
+    ExperimentScan,
     Health,
+    Job,
     Pagination,
     QualifyingEvent,
     Revision,
@@ -67,6 +75,7 @@ _BY_STATUS: dict[int, type[QualeventsError]] = {
     404: NotFound,
     405: MethodNotAllowed,
     408: RequestTimeout,
+    409: Conflict,
     412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
@@ -89,6 +98,7 @@ class Response(Generic[T]):
     message: str | None = None
     pagination: Pagination | None = None
     validation: ValidationReport | None = None
+    job: Job | None = None  # an analysis: its job (the result is ``data``)
 
     @property
     def dry_run(self) -> bool:
@@ -158,8 +168,14 @@ class _Call:
     headers: dict[str, str] | None = None
 
 
-# Each kind's base path, and where its list is (Statsig lists metric sources at /list).
-BASES = {"qualifying_event": BASE, "metric_source": "/console/v1/metrics/metric_source"}
+# Each kind's base path (each source at base/{name}), where its list and create are when
+# not at the base, and where its list is below that (Statsig lists metric sources at /list).
+BASES = {
+    "qualifying_event": BASE,
+    "metric_source": "/console/v1/metrics/metric_source",
+    "assignment_source": "/console/v1/experiments/assignment_source",
+}
+COLLECTIONS = {"assignment_source": "/console/v1/experiments/assignment_sources"}
 LIST_PATHS = {"metric_source": "/list"}
 
 
@@ -168,6 +184,10 @@ def _base(kind: str) -> str:
         return BASES[kind]
     except KeyError:
         raise ValueError(f"Unknown kind {kind!r}; expected one of: {', '.join(BASES)}") from None
+
+
+def _collection(kind: str) -> str:
+    return COLLECTIONS.get(kind) or _base(kind)
 
 
 def _path(name: str, *rest: str, kind: str = "qualifying_event") -> str:
@@ -186,6 +206,16 @@ def _if_match(etag: str | None) -> dict[str, str] | None:
 
 _EVENT = TypeAdapter(QualifyingEvent).validate_python
 _EVENTS = TypeAdapter(list[QualifyingEvent]).validate_python
+# Each kind's model as read: a qualifying event's unless named.
+_ONE = {"assignment_source": TypeAdapter(AssignmentSource).validate_python}
+_MANY = {"assignment_source": TypeAdapter(list[AssignmentSource]).validate_python}
+_SCAN = TypeAdapter(list[ExperimentScan]).validate_python
+
+
+def _one(kind: str) -> Callable[[Any], Any]:
+    return _ONE.get(kind, _EVENT)
+
+
 _REVISIONS = TypeAdapter(list[Revision]).validate_python
 _AUDIT = TypeAdapter(list[AuditLogItem]).validate_python
 
@@ -203,6 +233,7 @@ def _answer(response: httpx.Response, parse: Callable[[Any], Any]) -> Response[A
     data = body.get("data", body) if "data" in body or "message" in body else body
     pagination = body.get("pagination")
     validation = body.get("validation")
+    job = body.get("job")
     return Response(
         data=parse(data) if data is not None else None,
         status=response.status_code,
@@ -212,7 +243,48 @@ def _answer(response: httpx.Response, parse: Callable[[Any], Any]) -> Response[A
         message=body.get("message"),
         pagination=Pagination.model_validate(pagination) if pagination else None,
         validation=ValidationReport.model_validate(validation) if validation else None,
+        job=Job.model_validate(job) if isinstance(job, dict) else None,
     )
+
+
+JOBS = "/console/v1/-/jobs"
+DONE = ("succeeded", "failed", "cancelled")
+_JOBS = TypeAdapter(list[Job]).validate_python
+ProgressCallback = Callable[[Job], Any]
+
+
+def analysis_body(**fields: Any) -> dict[str, Any]:
+    """An analysis request body from snake_case keyword arguments (``experiment_id`` ->
+    ``experimentID``); None values are left out, so the server's defaults apply."""
+    renamed = {"experiment_id": "experimentID"}
+    body = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        head, *rest = name.split("_")
+        body[renamed.get(name, head + "".join(part.title() for part in rest))] = value
+    return body
+
+
+def _finished(job: Job, accepted: Response[Any]) -> Response[Any]:
+    """A finished job as the answer its POST would have given: the result, or the error."""
+    if job.status == "succeeded":
+        return Response(
+            data=job.result,
+            status=200,
+            headers=accepted.headers,
+            body={"message": "Job succeeded.", "data": job.result},
+            message="Job succeeded.",
+            job=job,
+        )
+    error = job.error.model_dump(by_alias=True) if job.error else {}
+    status = int(error.get("status") or 500)
+    raise error_from_response(httpx.Response(status, json=error))
+
+
+def _accepted_job(response: Response[Any]) -> Job | None:
+    """The job of a 202 (still running), else None (the answer is final)."""
+    return response.job if response.status == 202 else None
 
 
 class _Endpoints:
@@ -224,15 +296,17 @@ class _Endpoints:
 
     # -- Statsig's endpoints ----------------------------------------------------------------
 
-    # Every method on one source takes ``kind``: "qualifying_event" (the default) or
-    # "metric_source" (the same shape, parsed into the same model).
+    # Every method on one source takes ``kind``: "qualifying_event" (the default),
+    # "metric_source" (the same shape, parsed into the same model) or "assignment_source"
+    # (parsed into ``wire.AssignmentSource``).
 
     def list_qualifying_events(
         self, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
     ) -> Any:
         """One page: ``data`` is a list of ``QualifyingEvent``, with ``pagination``."""
-        path = _base(kind) + LIST_PATHS.get(kind, "")
-        return self._run(_Call("GET", path, _EVENTS, params={"limit": limit, "page": page}))
+        path = _collection(kind) + LIST_PATHS.get(kind, "")
+        parse = _MANY.get(kind, _EVENTS)
+        return self._run(_Call("GET", path, parse, params={"limit": limit, "page": page}))
 
     def create_qualifying_event(
         self,
@@ -242,11 +316,11 @@ class _Endpoints:
         kind: str = "qualifying_event",
     ) -> Any:
         body = {**_as_body(event), "dryRun": True} if dry_run else _as_body(event)
-        return self._run(_Call("POST", _base(kind), _EVENT, json=body))
+        return self._run(_Call("POST", _collection(kind), _one(kind), json=body))
 
     def get_qualifying_event(self, name: str, *, kind: str = "qualifying_event") -> Any:
         """``data`` is the ``QualifyingEvent``; ``etag`` is what ``if_match=`` takes."""
-        return self._run(_Call("GET", _path(name, kind=kind), _EVENT))
+        return self._run(_Call("GET", _path(name, kind=kind), _one(kind)))
 
     def update_qualifying_event(
         self,
@@ -258,7 +332,7 @@ class _Endpoints:
     ) -> Any:
         path = _path(name, kind=kind)
         return self._run(
-            _Call("POST", path, _EVENT, json=_as_body(event), headers=_if_match(if_match))
+            _Call("POST", path, _one(kind), json=_as_body(event), headers=_if_match(if_match))
         )
 
     def patch_qualifying_event(
@@ -271,7 +345,7 @@ class _Endpoints:
     ) -> Any:
         path = _path(name, kind=kind)
         return self._run(
-            _Call("PATCH", path, _EVENT, json=_as_body(fields), headers=_if_match(if_match))
+            _Call("PATCH", path, _one(kind), json=_as_body(fields), headers=_if_match(if_match))
         )
 
     def delete_qualifying_event(
@@ -298,6 +372,20 @@ class _Endpoints:
         params = {"start": start, "end": end}
         return self._run(_Call("GET", _path(name, "-", "daily", kind=kind), params=params))
 
+    def experiments(
+        self,
+        name: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        unit_type: str | None = None,
+    ) -> Any:
+        """An assignment source's scan: ``data`` is a list of ``wire.ExperimentScan``."""
+        params = {"start": start, "end": end, "unitType": unit_type}
+        path = _path(name, "-", "experiments", kind="assignment_source")
+        given = {key: value for key, value in params.items() if value is not None}
+        return self._run(_Call("GET", path, _SCAN, params=given))
+
     def revisions(
         self, name: str, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
     ) -> Any:
@@ -318,7 +406,31 @@ class _Endpoints:
         kind: str = "qualifying_event",
     ) -> Any:
         path = _path(name, "-", "revisions", str(number), "restore", kind=kind)
-        return self._run(_Call("POST", path, _EVENT, headers=_if_match(if_match)))
+        return self._run(_Call("POST", path, _one(kind), headers=_if_match(if_match)))
+
+    # -- analyses and their jobs (qualevents) -------------------------------------------------
+
+    def start_filter_exposures(self, name: str, body: Mapping[str, Any]) -> Any:
+        """POST ``-/filter_exposures`` once: 200 with the result, or 202 with the job."""
+        return self._run(_Call("POST", _path(name, "-", "filter_exposures"), json=dict(body)))
+
+    def job(self, job_id: str) -> Any:
+        """A job: ``data`` is a ``wire.Job`` (its ``result`` once succeeded)."""
+        return self._run(_Call("GET", f"{JOBS}/{quote(job_id, safe='')}", Job.model_validate))
+
+    def cancel_job(self, job_id: str) -> Any:
+        """Cancel a queued or running job and its warehouse query (409 once finished)."""
+        path = f"{JOBS}/{quote(job_id, safe='')}/cancel"
+        return self._run(_Call("POST", path, Job.model_validate))
+
+    def analyses(
+        self, name: str, *, limit: int = 20, page: int = 1, analysis: str | None = None
+    ) -> Any:
+        """The event's analyses (jobs), newest first."""
+        params: dict[str, Any] = {"limit": limit, "page": page}
+        if analysis:
+            params["analysis"] = analysis
+        return self._run(_Call("GET", _path(name, "-", "analyses"), _JOBS, params=params))
 
     def audit_logs(self, **params: Any) -> Any:
         return self._run(_Call("GET", "/console/v1/audit_logs", _AUDIT, params=params))
@@ -379,6 +491,57 @@ class Client(_Endpoints):
             self._sleep(min(_retry_after(response.headers), self.max_retry_wait_s))
         return _answer(response, call.parse)
 
+    def filter_exposures(
+        self,
+        name: str,
+        *,
+        assignment_source: str,
+        experiment_id: str,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """Filter an experiment's exposures by the qualifying event ``name`` and wait for
+        the result (polling the job while the warehouse works); ``options`` are the other
+        body fields in snake_case (``mode``, ``window={"amount": 1, "unit": "days"}``,
+        ``event_filter``, ``expected_split``, ``wait``, ...). ``data`` is the result and
+        ``job`` the job; a failed job raises its error, a cancelled one Conflict (409)."""
+        body = analysis_body(
+            assignment_source=assignment_source, experiment_id=experiment_id, **options
+        )
+        return self.wait_for(
+            self.start_filter_exposures(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    def wait_for(
+        self,
+        started: Response[Any],
+        *,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Response[Any]:
+        """The final answer of an analysis POST: polls its job while it is queued or
+        running (``on_progress(job)`` after each poll); WarehouseTimeout when ``timeout_s``
+        passes first (the job keeps running: cancel it with ``cancel_job``)."""
+        job = _accepted_job(started)
+        if job is None:
+            return started
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            if on_progress is not None:
+                on_progress(job)
+            if job.status in DONE:
+                return _finished(job, started)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WarehouseTimeout(f"Job {job.id} still {job.status} after {timeout_s:g} s")
+            self._sleep(poll_interval_s)
+            job = self.job(job.id).data
+
     def iter_qualifying_events(self, *, limit: int = 100) -> Iterator[QualifyingEvent]:
         """Every qualifying event, following ``nextPage`` links."""
         path: str | None = f"{BASE}?page=1&limit={limit}"
@@ -430,6 +593,51 @@ class AsyncClient(_Endpoints):
                 break
             await self._sleep(min(_retry_after(response.headers), self.max_retry_wait_s))
         return _answer(response, call.parse)
+
+    async def filter_exposures(
+        self,
+        name: str,
+        *,
+        assignment_source: str,
+        experiment_id: str,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """``Client.filter_exposures``, as a coroutine."""
+        body = analysis_body(
+            assignment_source=assignment_source, experiment_id=experiment_id, **options
+        )
+        return await self.wait_for(
+            await self.start_filter_exposures(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    async def wait_for(
+        self,
+        started: Response[Any],
+        *,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Response[Any]:
+        """``Client.wait_for``, as a coroutine."""
+        job = _accepted_job(started)
+        if job is None:
+            return started
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            if on_progress is not None:
+                on_progress(job)
+            if job.status in DONE:
+                return _finished(job, started)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WarehouseTimeout(f"Job {job.id} still {job.status} after {timeout_s:g} s")
+            await self._sleep(poll_interval_s)
+            job = (await self.job(job.id)).data
 
     async def iter_qualifying_events(self, *, limit: int = 100) -> AsyncIterator[QualifyingEvent]:
         path: str | None = f"{BASE}?page=1&limit={limit}"

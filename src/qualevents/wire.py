@@ -137,6 +137,84 @@ class PatchBody(WriteBody):
     name: str | None = Field(None, description="May repeat the name; it cannot change")
 
 
+# -- the assignment source (Statsig's AssignmentSource*Dto) ---------------------------------
+
+
+class AssignmentSourceFields(WireModel):
+    """An assignment source's fields on the wire (all optional here, as ``EventFields``):
+    a query source with experiment and group columns; no table, partition or custom
+    fields."""
+
+    description: str | None = None
+    tags: list[str] | None = None
+    sql: str | None = None
+    timestamp_column: str | None = None
+    experiment_id_column: str | None = Field(
+        None, alias="experimentIDColumn", description="The column holding the experiment id"
+    )
+    group_id_column: str | None = Field(
+        None, alias="groupIDColumn", description="The column holding the group id"
+    )
+    group_name_column: str | None = Field(
+        None, description="Optional: the column holding the group's name"
+    )
+    id_type_mapping: list[IdTypeMapping] | None = None
+    scheduled_reload_hour: int | None = Field(
+        None, description="Stored and returned (0-23); qualevents scans on request"
+    )
+    is_read_only: bool | None = None
+    is_verified: bool | None = None
+    owner: Owner | None = None
+    team: str | None = None
+    team_id: str | None = Field(None, alias="teamID")
+
+
+class AssignmentSourceWriteBody(AssignmentSourceFields):
+    dry_run: bool | None = Field(None, description="Run every check, store nothing")
+
+    to_domain_changes = WriteBody.to_domain_changes
+
+
+EXAMPLE_ASSIGNMENT_SOURCE: dict[str, Any] = {
+    "name": "exposures",
+    "description": "",
+    "tags": [],
+    "sql": "SELECT * FROM shoppy-sales.experiment_data.exposures",
+    "timestampColumn": "ts",
+    "groupIDColumn": "group_id",
+    "experimentIDColumn": "experiment_name",
+    "idTypeMapping": [{"statsigUnitID": "stableID", "column": "user_id"}],
+}
+
+
+class AssignmentSourceCreateBody(AssignmentSourceWriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ASSIGNMENT_SOURCE]})
+
+    name: str
+    sql: str
+    timestamp_column: str
+    experiment_id_column: str = Field(alias="experimentIDColumn")
+    group_id_column: str = Field(alias="groupIDColumn")
+    id_type_mapping: list[IdTypeMapping]
+
+
+class AssignmentSourceUpdateBody(AssignmentSourceWriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ASSIGNMENT_SOURCE]})
+
+    name: str | None = Field(None, description="Optional new name (renames the source)")
+    sql: str
+    timestamp_column: str
+    experiment_id_column: str = Field(alias="experimentIDColumn")
+    group_id_column: str = Field(alias="groupIDColumn")
+    id_type_mapping: list[IdTypeMapping]
+
+
+class AssignmentSourcePatchBody(AssignmentSourceWriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"description": "Exposures"}]})
+
+    name: str | None = Field(None, description="Optional new name (renames the source)")
+
+
 class SettingsBody(WireModel):
     """Project settings that may be changed (``/console/v1/-/settings``)."""
 
@@ -167,6 +245,22 @@ class QualifyingEvent(EventFields):
     description: str = ""
     sql: str
     timestamp_column: str
+    id_type_mapping: list[IdTypeMapping]
+
+
+class AssignmentSource(AssignmentSourceFields):
+    """An assignment source as read: the fields that were written (others are absent)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", strict=False
+    )
+
+    name: str
+    description: str = ""
+    sql: str
+    timestamp_column: str
+    experiment_id_column: str = Field(alias="experimentIDColumn")
+    group_id_column: str = Field(alias="groupIDColumn")
     id_type_mapping: list[IdTypeMapping]
 
 
@@ -210,6 +304,47 @@ class EventResponse(OutModel):
         None, description="The warehouse validation report (qualevents addition)"
     )
     dry_run: bool | None = Field(None, description="Present and true for a dry run")
+
+
+class AssignmentSourceResponse(OutModel):
+    message: str
+    data: AssignmentSource
+    validation: ValidationReport | None = Field(
+        None, description="The warehouse validation report (qualevents addition)"
+    )
+    dry_run: bool | None = Field(None, description="Present and true for a dry run")
+
+
+class AssignmentSourceListResponse(OutModel):
+    message: str
+    data: list[AssignmentSource]
+    pagination: Pagination
+
+
+class ExperimentGroup(OutModel):
+    group_id: str = Field(alias="groupID")
+    group_name: str | None = Field(None, description="Present when groupNameColumn is mapped")
+    units: int
+
+
+class ExperimentScan(OutModel):
+    """One experiment id an assignment source holds (the scan)."""
+
+    experiment_id: str = Field(alias="experimentID")
+    groups: list[ExperimentGroup]
+    units: int = Field(description="Distinct units (of the counted unit type)")
+    crossover_units: int = Field(description="Units seen in more than one group")
+    first_exposure: str | None
+    last_exposure: str | None
+    unit_types: dict[str, int] = Field(description="Distinct units per mapped statsigUnitID")
+
+
+class ExperimentScanResponse(OutModel):
+    message: str
+    data: list[ExperimentScan]
+    truncated: bool | None = Field(
+        None, description="Present and true when the warehouse's row cap cut the result"
+    )
 
 
 class EventListResponse(OutModel):
@@ -313,6 +448,108 @@ class Health(OutModel):
     warehouse: str | None
 
 
+# -- analyses as jobs (issue 12) -----------------------------------------------------------
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobSource(OutModel):
+    kind: SourceKind
+    name: str
+    revision: int | None = Field(description="The source's revision the analysis read")
+
+
+class Job(OutModel):
+    id: str = Field(description="Opaque; GET /console/v1/-/jobs/{id} reads the job")
+    analysis: str = Field(description="filter_exposures, power, ...")
+    status: JobStatus
+    kind: SourceKind = Field(description="The kind of the source analysed")
+    name: str = Field(description="The qualifying event analysed")
+    request: dict[str, Any] = Field(description="The request, with its defaults")
+    sources: list[JobSource]
+    compiled_sql: str | None = Field(None, description="The analysis as one runnable query")
+    result: dict[str, Any] | None = Field(None, description="The result, once succeeded")
+    error: ErrorResponse | None = Field(None, description="Why it failed or was cancelled")
+    created_by: str | None = None
+    created_by_key_id: str | None = Field(None, alias="createdByKeyID")
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    timings: dict[str, float] | None = Field(None, description="queuedMs, runMs")
+    location: str = Field(description="This job's URL (relative)")
+
+
+class JobResponse(OutModel):
+    message: str
+    data: Job
+
+
+class JobAccepted(OutModel):
+    message: str
+    job: Job
+
+
+class JobListResponse(OutModel):
+    message: str
+    data: list[Job]
+    pagination: Pagination
+
+
+class ChiSquareTest(OutModel):
+    chi_square: float | None
+    degrees_of_freedom: int
+    p_value: float | None
+    verdict: Literal["ok", "warning", "alert"]
+
+
+class ExposureGroup(OutModel):
+    group_id: str = Field(alias="groupID")
+    group_name: str | None = None
+    exposed_units: int
+    qualified_units: int
+    kept_units: int
+    qualification_rate: float | None
+
+
+class ExposureTotals(OutModel):
+    exposure_rows: int
+    null_unit_id_rows: int = Field(alias="nullUnitIDRows")
+    crossover_units: int
+    exposed_units: int
+    qualified_units: int
+    kept_units: int
+
+
+class SampleRatio(OutModel):
+    before: ChiSquareTest
+    after: ChiSquareTest
+
+
+class FilteredExposures(OutModel):
+    groups: list[ExposureGroup]
+    totals: ExposureTotals
+    srm: SampleRatio
+    qualification_balance: ChiSquareTest = Field(
+        description="Chi-square test of independence of group and qualifying: the bias guard"
+    )
+    compiled_sql: str = Field(description="The filtered exposures as one runnable query")
+    warnings: list[str]
+
+
+class FilterExposuresResponse(OutModel):
+    message: str
+    data: FilteredExposures
+    job: Job
+
+
+# Each kind's create body (what a file handed to the CLI is read as).
+CREATE_BODIES: dict[str, type[BaseModel]] = {
+    "qualifying_event": CreateBody,
+    "metric_source": CreateBody,
+    "assignment_source": AssignmentSourceCreateBody,
+}
+
+
 # -- the one translation between domain and wire names -------------------------------------
 
 
@@ -325,7 +562,9 @@ def _alias_map(*models: type[BaseModel]) -> dict[str, str]:
 
 
 # snake_case (domain) -> camelCase (wire), for every field of the event and its parts.
-WIRE_NAMES: dict[str, str] = _alias_map(CreateBody, IdTypeMapping, CustomFieldMapping, Owner)
+WIRE_NAMES: dict[str, str] = _alias_map(
+    CreateBody, AssignmentSourceCreateBody, IdTypeMapping, CustomFieldMapping, Owner
+)
 DOMAIN_NAMES: dict[str, str] = {wire: domain for domain, wire in WIRE_NAMES.items()}
 # The event's top-level wire fields (for "expected one of" in error messages).
 EVENT_FIELDS: tuple[str, ...] = tuple(
