@@ -48,7 +48,7 @@ def test_a_table_json_and_a_plot(store, database_url, demo_warehouse, tmp_path):
         *("--metric-type", "conversion", "--weeks", "2", "--one-sided", "--json"),
     )
     assert printed.exit_code == 0, printed.stderr
-    data = json.loads(printed.stdout)
+    data = json.loads(printed.stdout)["data"]
     assert [d["weeks"] for d in data["durations"]] == [1, 2]
     assert data["durations"][0]["units"] <= data["durations"][1]["units"]
     assert data["inputs"]["alternative"] == "one-sided"

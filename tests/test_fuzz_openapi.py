@@ -40,7 +40,12 @@ from qualevents.store import open_store
 BASE = "/console/v1/experiments/qualifying_events"
 MAX_EXAMPLES = 40
 # every kind has them (qualifying events, metric sources)
-WAREHOUSE_PATHS = ("/{name}/-/preview", "/{name}/-/daily", "/{name}/-/filter_exposures")
+WAREHOUSE_PATHS = (
+    "/{name}/-/preview",
+    "/{name}/-/daily",
+    "/{name}/-/filter_exposures",
+    "/{name}/-/power",
+)
 SEEDED = {
     "name": "Log Events",
     "sql": "SELECT user_id, ts FROM events",

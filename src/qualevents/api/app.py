@@ -34,6 +34,7 @@ from qualevents.api.errors import (
 from qualevents.api.routes import analyses, data, health, history, qualifying_events, reviews
 from qualevents.api.routes import assignment_sources as assignment_sources_routes
 from qualevents.api.routes import metric_sources as metric_sources_routes
+from qualevents.api.routes import power as power_routes
 from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND, METRIC_SOURCE_RESERVED
 from qualevents.config import Settings
 from qualevents.errors import QualeventsError
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(assignment_sources_routes.scan_router)
     app.include_router(reviews.router)
     app.include_router(analyses.router)
+    app.include_router(power_routes.router)
     app.include_router(health.router)
     # Added innermost first: Guard sees everything, BodyReader runs just before the router.
     app.add_middleware(

@@ -1,7 +1,8 @@
 """``qualevents power NAME``: a power analysis with the qualifying event as the population
 (issue 13), through a server (``--url``: a job, polled with a progress display) or locally
 (the store and the warehouse from the settings, computed in this process). A table for
-people, ``--json`` for scripts, ``--plot FILE`` for the PNG.
+people, ``--json`` for scripts (``{"data", "job"}``, the job only from a server),
+``--plot FILE`` for the PNG (the server's drawing of the job, or drawn here).
 
 Options the user leaves out are left out of the request, so the defaults are the server's
 (``analysis.requests.PowerRequest``), written once."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,8 +102,9 @@ def _percent(value: Any) -> str:
     return "-" if value is None else f"{100 * float(value):.2f}%"
 
 
-def render_power(data: dict[str, Any], name: str) -> None:
-    """The power response ``data`` as a table for people, then its warnings."""
+def render_power(data: dict[str, Any], name: str, job: dict[str, Any] | None = None) -> None:
+    """The power response ``data`` as a table for people, then its warnings (and the job
+    that computed it, on a server)."""
     inputs = data.get("inputs") or {}
     durations = data.get("durations") or []
     from qualevents.analysis.plot import describe
@@ -165,6 +168,8 @@ def render_power(data: dict[str, Any], name: str) -> None:
         out.print(escape(", ".join(parts)), highlight=False)
     for warning in data.get("warnings") or []:
         out.print(f"[yellow]warning[/yellow] {escape(str(warning))}", highlight=False)
+    if job:
+        out.print(f"job: {escape(str(job.get('id')))}", highlight=False)
 
 
 def _local(name: str, body: dict[str, Any], database_url: str | None, warehouse_url: str | None):
@@ -250,7 +255,11 @@ def power(
     ] = None,
     unit_type: Annotated[str | None, typer.Option(help="The unit type to join on")] = None,
     wait: Annotated[
-        float | None, typer.Option(help="Seconds the server waits before answering 202")
+        float | None,
+        typer.Option(help="Seconds the server waits before answering 202 (0-60; default 10)"),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="With --url: stop polling after this many seconds")
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the PNG (MDE and units by weeks) here")
@@ -286,9 +295,10 @@ def power(
         wait=wait,
     )
     png: bytes | None = None
+    job: dict[str, Any] | None = None
     try:
         if url:
-            data, png = _remote(name, body, url, api_key, plot is not None)
+            data, job, png = _remote(name, body, url, api_key, plot is not None, timeout)
         else:
             data = _local(name, body, database_url, warehouse_url)
             if plot is not None:
@@ -302,12 +312,33 @@ def power(
             emit(error_body(error), True, lambda: None)
             raise typer.Exit(1) from None
         fail(error)
-    emit(data, as_json, lambda: render_power(data, name))
+    emit(
+        {"data": data, "job": job} if job else {"data": data},
+        as_json,
+        lambda: render_power(data, name, job),
+    )
     if plot is not None and png is not None:
         _write_plot(plot, png)
 
 
 def _remote(
-    name: str, body: dict[str, Any], url: str, api_key: str | None, want_png: bool
-) -> tuple[dict[str, Any], bytes | None]:
-    raise NotImplementedError
+    name: str,
+    body: dict[str, Any],
+    url: str,
+    api_key: str | None,
+    want_png: bool,
+    timeout: float | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None, bytes | None]:
+    """Start the job on the server and poll it with a progress display; the PNG, when
+    asked, is the job's (drawn by the server)."""
+    from qualevents.cli import analyses
+
+    with analyses._client(url, api_key) as client, err.status("Starting the analysis") as status:
+        answer = client.wait_for(
+            client.start_power(name, body),
+            timeout_s=timeout,
+            on_progress=analyses._progress(status, time.monotonic()),
+        )
+        job = answer.job
+        png = client.power_png(job.id).data if want_png and job is not None else None
+    return answer.data, job.model_dump(by_alias=True) if job else None, png
