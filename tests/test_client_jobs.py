@@ -251,3 +251,37 @@ def test_cli_option_parsing():
     assert bad.exit_code == 2 and "--window" in bad.stderr
     no_url = runner.invoke(cli_app, ["jobs", "show", "job_x"], env={"QUALEVENTS_URL": ""})
     assert no_url.exit_code == 2
+
+
+def test_cli_filter_exposures_locally_without_a_server(tmp_path):
+    """No --url: the CLI runs the analysis itself, on the settings' store and warehouse."""
+    from qualevents.store import open_store
+    from tests.analysis.conftest import fixture_sql
+
+    path = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(str(path))
+    with warehouse.writable() as connection:
+        connection.execute("CREATE SCHEMA analysis")
+        connection.execute(fixture_sql())
+    database_url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(database_url)
+    try:
+        with analysis_client(store, warehouse) as http:
+            add_sources(http, big=False)
+    finally:
+        store.close()
+        warehouse.close()
+    local = ("--database-url", database_url, "--warehouse-url", f"duckdb:///{path}")
+    common = ("clicks", "--assignment-source", "assignments", "--experiment", "timing")
+    dates = ("--start", "2024-01-01", "--end", "2024-01-01")
+    answer = runner.invoke(cli_app, ["filter-exposures", *common, *dates, "--json", *local])
+    assert answer.exit_code == 0, answer.stdout + answer.stderr
+    body = json.loads(answer.stdout)
+    assert body["data"]["totals"]["exposedUnits"] == 6 and "job" not in body
+    unknown = runner.invoke(
+        cli_app,
+        ["filter-exposures", "clicks", "--assignment-source", "x", "--experiment", "t", *local],
+    )
+    assert unknown.exit_code == 1 and "Assignment source x not found" in unknown.stderr
+    missing = runner.invoke(cli_app, ["filter-exposures", "nope", *common[1:], *local])
+    assert missing.exit_code == 1 and "nope" in missing.stderr

@@ -75,20 +75,20 @@ def add_assignment_source(http: TestClient, body: dict[str, Any]) -> None:
     assert created.status_code == 201, created.text
 
 
-def add_sources(http: TestClient, *, events: bool = True) -> None:
+def add_sources(http: TestClient, *, events: bool = True, big: bool = True) -> None:
     """The fixtures' sources: qualifying events ``clicks``, ``visits``, ``medium_clicks``,
     ``slow_clicks``; assignment sources ``assignments``, ``medium``, ``slow`` (unless
-    ``events`` is False: they are in the store already)."""
-    for name, sql, extra in (
-        ()
-        if not events
-        else (
-            ("clicks", "SELECT * FROM analysis.clicks", {}),
-            ("visits", "SELECT * FROM analysis.visits", {"timestampAsDay": True}),
-            ("medium_clicks", "SELECT * FROM big.medium_clicks", {}),
-            ("slow_clicks", "SELECT * FROM big.slow_clicks", {}),
-        )
-    ):
+    ``events`` is False: they are in the store already; ``big``: False leaves out the
+    generated ones, for a warehouse holding only the fixtures)."""
+    defined = (
+        ("clicks", "SELECT * FROM analysis.clicks", {}),
+        ("visits", "SELECT * FROM analysis.visits", {"timestampAsDay": True}),
+        ("medium_clicks", "SELECT * FROM big.medium_clicks", {}),
+        ("slow_clicks", "SELECT * FROM big.slow_clicks", {}),
+    )
+    for name, sql, extra in defined if events else ():
+        if not big and "big." in sql:
+            continue
         body = {
             "name": name,
             "sql": sql,
@@ -106,7 +106,7 @@ def add_sources(http: TestClient, *, events: bool = True) -> None:
             "assignments", "SELECT * FROM analysis.exposures", groupNameColumn="group_name"
         ),
     )
-    for name in BIG:
+    for name in BIG if big else ():
         add_assignment_source(http, assignment_body(name, f"SELECT * FROM big.{name}_exposures"))
 
 

@@ -284,3 +284,34 @@ def test_unknown_jobs_are_404_in_the_contract_shape(http):
         body = response.json()
         assert body["status"] == 404 and body["errors"][0]["property"] == "id"
         assert "job_nope" in body["message"]
+
+
+def test_the_openapi_document_describes_the_analysis_and_the_job_resources(http):
+    document = http.get("/openapi.json").json()
+    paths = document["paths"]
+    operation = paths[EVENTS + "/{name}/-/filter_exposures"]["post"]
+    responses = operation["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/FilterExposuresResponse"
+    )
+    assert responses["202"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/JobAccepted"
+    )
+    assert {"400", "404", "409", "429", "502", "504"} <= set(responses)
+    body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = document["components"]["schemas"][body_ref.rsplit("/", 1)[1]]
+    assert {"assignmentSource", "experimentID", "window", "expectedSplit", "wait"} <= set(
+        body["properties"]
+    )
+    assert set(body["required"]) == {"assignmentSource", "experimentID"}
+    assert paths[JOBS + "/{job_id}"]["get"]["responses"]["200"]["content"]
+    assert "409" in paths[JOBS + "/{job_id}/cancel"]["post"]["responses"]
+    assert "get" in paths[EVENTS + "/{name}/-/analyses"]
+    job = document["components"]["schemas"]["Job"]
+    assert set(job["properties"]["status"]["enum"]) == {
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+    }
