@@ -1,7 +1,7 @@
 """Power analysis with the qualifying event as the population (issue 13), a job like
 exposure filtering: ``POST .../qualifying_events/{name}/-/power``, and its PNG
 (``Accept: image/png`` on that POST, and on the job's GET once a power job succeeded).
-Imports ``api.*``, ``analysis``, ``errors``, ``wire``.
+Imports ``api.*``, ``analysis``, ``errors``, ``store`` (the Job type), ``wire``.
 """
 
 from __future__ import annotations
