@@ -224,8 +224,9 @@ def main() -> int:
             sizes = generate(connection, args.scale)
         generated_s = time.perf_counter() - started
         warehouse = DuckDBWarehouse(path, timeout_s=3600, row_cap=100)
-        # The adapter has no memory setting; the bench sets it on its one connection.
-        warehouse._conn().execute(f"SET memory_limit = '{args.memory_limit}'")
+        # The operator's setting (QUALEVENTS_WAREHOUSE_MEMORY_LIMIT), applied before the
+        # first connection: the adapter locks its configuration once connected.
+        warehouse.configure(memory_limit=args.memory_limit)
 
         measures: list[tuple[str, float, float, float]] = []
         filters = (

@@ -119,6 +119,9 @@ class JobService:
         """Store a queued job and submit ``work`` (blocking; returns the response ``data``,
         with ``compiledSql`` when it has one) to the warehouse runner. WarehouseBusy (429)
         when the key or the runner is at its limit: the job is then stored as failed."""
+        if self.runner is None:
+            message = "No warehouse is configured (QUALEVENTS_WAREHOUSE_URL=none): no analyses"
+            raise WarehouseUnavailable(message, [ErrorItem((), message)])
         now = utc_now()
         job = Job(
             id=new_job_id(),

@@ -65,6 +65,12 @@ def _direct(warehouse, client: TestClient, event: str, body: dict) -> dict:
     return run_filter_exposures(warehouse, stored, assignment, request)
 
 
+def _without_sql(data: dict) -> dict:
+    """The result less its compiled SQL, which holds the moment it was made (the end of the
+    qualifying range without a window is "now")."""
+    return {key: value for key, value in data.items() if key != "compiledSql"}
+
+
 CASES = [
     {},
     {"mode": "exclude"},
@@ -80,7 +86,7 @@ def test_the_endpoint_answers_what_the_core_computes_on_duckdb(http, duck, case)
     response = http.post(FILTER.format("clicks"), json=body)
     assert response.status_code == 200, response.text
     data = response.json()["data"]
-    assert data == _direct(duck, http, "clicks", body)
+    assert _without_sql(data) == _without_sql(_direct(duck, http, "clicks", body))
     # the compiled SQL runs in the warehouse and keeps exactly the kept units
     assert len(duck.query(data["compiledSql"])) == data["totals"]["keptUnits"]
 
@@ -137,7 +143,8 @@ def test_the_endpoint_on_a_postgresql_warehouse(postgres_client, case):
     response = postgres_client.post(FILTER.format("clicks"), json=body)
     assert response.status_code == 200, response.text
     data = response.json()["data"]
-    assert data == _direct(postgres_client.warehouse, postgres_client, "clicks", body)
+    direct = _direct(postgres_client.warehouse, postgres_client, "clicks", body)
+    assert _without_sql(data) == _without_sql(direct)
     rows = postgres_client.warehouse.query(data["compiledSql"])
     assert len(rows) == data["totals"]["keptUnits"]
 

@@ -93,9 +93,10 @@ class BigQueryWarehouse(Warehouse):
         return [(field.name, field.field_type) for field in job.schema or []]
 
     def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
-        config = self._job_config(job_timeout_ms=max(1, int(self.timeout_s * 1000)))
-        job = self.client().query(sql, job_config=config, timeout=self.timeout_s)
-        rows = job.result(max_results=limit, timeout=self.timeout_s)
+        timeout_s = self.statement_timeout_s()  # an analysis job's own, in its scope
+        config = self._job_config(job_timeout_ms=max(1, int(timeout_s * 1000)))
+        job = self.client().query(sql, job_config=config, timeout=timeout_s)
+        rows = job.result(max_results=limit, timeout=timeout_s)
         names = [field.name for field in rows.schema]
         return names, [tuple(row.values()) for row in rows]
 

@@ -78,7 +78,7 @@ class ClickHouseWarehouse(Warehouse):
         return warehouse
 
     def settings(self) -> dict[str, Any]:
-        return {"readonly": 2, "max_execution_time": max(1, round(self.timeout_s))}
+        return {"readonly": 2, "max_execution_time": max(1, round(self.statement_timeout_s()))}
 
     def _open_client(self) -> Any:
         driver = import_driver("clickhouse_connect", "clickhouse", "clickhouse-connect")

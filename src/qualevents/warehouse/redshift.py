@@ -85,7 +85,7 @@ class RedshiftWarehouse(DBAPIWarehouse):
         return [f"SET statement_timeout TO {self._timeout_ms()}"]
 
     def _timeout_ms(self) -> int:
-        return max(1, int(self.timeout_s * 1000))
+        return max(1, int(self.statement_timeout_s() * 1000))
 
     def _statement_begin(self) -> list[str]:
         return ["BEGIN READ ONLY", f"SET LOCAL statement_timeout TO {self._timeout_ms()}"]
