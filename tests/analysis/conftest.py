@@ -1,12 +1,13 @@
 """Real warehouses holding the hand-built fixtures (``fixtures/*.sql``): DuckDB in memory
 (always) and PostgreSQL (whenever QUALEVENTS_TEST_POSTGRES_URL is set), read through a
-least-privileged role that may only SELECT the fixture tables, in the per-session database.
+least-privileged role that may only SELECT the fixture tables, in a database of their own.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -25,31 +26,40 @@ def fixture_sql() -> str:
     return "\n".join((FIXTURES / name).read_text(encoding="utf-8") for name in FILES)
 
 
-@pytest.fixture(scope="session")
-def postgres_analysis(postgres_database_url: str) -> Iterator[str]:
-    """A URL of a role that can only read schema ``analysis`` of the session database."""
-    url = sa.engine.make_url(postgres_database_url)
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    role = f"qualevents_analyst_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def analysis_database(postgres_database_url: str) -> Iterator[str]:
+    """A database of its own holding the fixtures (schema ``analysis``), on the server of
+    ``postgres_database_url``; yields the URL of a role that can only read them, whose
+    session zone is not UTC. Its own database, so that every module importing the fixture
+    (each import is another instance of it) gets one."""
+    url = sa.engine.make_url(postgres_database_url).set(drivername="postgresql")
+    admin = url.render_as_string(hide_password=False)
+    suffix = uuid.uuid4().hex[:10]
+    database, role = f"qualevents_analysis_{suffix}", f"qualevents_analyst_{suffix}"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA analysis")
-        conn.execute(fixture_sql())
+        conn.execute(f'CREATE DATABASE "{database}"')
         conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
-        conn.execute(f'GRANT CONNECT ON DATABASE "{url.database}" TO "{role}"')
-        conn.execute(f'GRANT USAGE ON SCHEMA analysis TO "{role}"')
-        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA analysis TO "{role}"')
         # Not UTC, so that a zoned column compared without conversion would be read wrong.
         conn.execute(f"ALTER ROLE \"{role}\" SET timezone = 'Asia/Tokyo'")
-    yield url.set(drivername="postgresql", username=role, password=None).render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY "{role}"')
-    with psycopg.connect(admin.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role]
-        )
-        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+    own = url.set(database=database)
+    with psycopg.connect(own.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA analysis")
+        conn.execute(fixture_sql())
+        conn.execute(f'GRANT USAGE ON SCHEMA analysis TO "{role}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA analysis TO "{role}"')
+    try:
+        yield own.set(username=role, password=None).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.fixture(scope="session")
+def postgres_analysis(postgres_database_url: str) -> Iterator[str]:
+    """A URL of a role that can only read the fixtures, in a database of their own."""
+    with analysis_database(postgres_database_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import io
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
-import sqlalchemy as sa
 from matplotlib import image
 from starlette.testclient import TestClient
 
 from qualevents.warehouse.duckdb import DuckDBWarehouse
 from qualevents.warehouse.postgres import PostgresWarehouse
-from tests.analysis.conftest import fixture_sql
+from tests.analysis.conftest import analysis_database
 from tests.api.analysis_app import EVENTS, JOBS, analysis_client, duckdb_warehouse
 from tests.conftest import POSTGRES_URL
 
@@ -217,28 +214,10 @@ def test_the_openapi_document_describes_the_operation(http):
 
 @pytest.fixture(scope="module")
 def postgres_power() -> Iterator[str]:
-    """A database of its own holding the fixtures, read through a role that may only SELECT
-    them (the warehouse adapter refuses a superuser), whose session zone is not UTC."""
     if not POSTGRES_URL:
         pytest.skip("QUALEVENTS_TEST_POSTGRES_URL is not set")
-    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    suffix = uuid.uuid4().hex[:10]
-    database, role = f"qualevents_power_{suffix}", f"qualevents_power_{suffix}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-        conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
-        conn.execute(f"ALTER ROLE \"{role}\" SET timezone = 'Asia/Tokyo'")
-    own = admin.rsplit("/", 1)[0] + f"/{database}"
-    with psycopg.connect(own, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA analysis")
-        conn.execute(fixture_sql())
-        conn.execute(f'GRANT USAGE ON SCHEMA analysis TO "{role}"')
-        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA analysis TO "{role}"')
-    reader = sa.engine.make_url(own).set(drivername="postgresql", username=role, password=None)
-    yield reader.render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+    with analysis_database(POSTGRES_URL) as url:
+        yield url
 
 
 def test_a_postgresql_warehouse(store, postgres_power):
