@@ -45,6 +45,7 @@ WAREHOUSE_PATHS = (
     "/{name}/-/daily",
     "/{name}/-/filter_exposures",
     "/{name}/-/power",
+    "/{name}/-/experiments",  # an assignment source's scan
 )
 SEEDED = {
     "name": "Log Events",
