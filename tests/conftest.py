@@ -124,28 +124,9 @@ def seen_by(store: SQLStore) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def postgres_analysis(postgres_database_url: str) -> Iterator[str]:
-    """A URL of a role that can only read schema ``analysis`` of the session database."""
-    url = sa.engine.make_url(postgres_database_url)
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    role = f"qualevents_analyst_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA analysis")
-        from tests.analysis.conftest import fixture_sql
+    """A URL of a role that can only read the analysis fixtures (schema ``analysis``), in a
+    database of their own, shared by every test directory in the session."""
+    from tests.analysis.conftest import analysis_database
 
-        conn.execute(fixture_sql())
-        conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
-        conn.execute(f'GRANT CONNECT ON DATABASE "{url.database}" TO "{role}"')
-        conn.execute(f'GRANT USAGE ON SCHEMA analysis TO "{role}"')
-        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA analysis TO "{role}"')
-        # Not UTC, so that a zoned column compared without conversion would be read wrong.
-        conn.execute(f"ALTER ROLE \"{role}\" SET timezone = 'Asia/Tokyo'")
-    yield url.set(drivername="postgresql", username=role, password=None).render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY "{role}"')
-    with psycopg.connect(admin.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role]
-        )
-        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+    with analysis_database(postgres_database_url) as url:
+        yield url

@@ -39,13 +39,14 @@ from qualevents.store import open_store
 
 BASE = "/console/v1/experiments/qualifying_events"
 MAX_EXAMPLES = 40
-# every kind has them (daily: qualifying events, metric sources; experiments: assignment
-# sources; filter_exposures: qualifying events)
+# the warehouse-reading paths of every kind (daily: qualifying events and metric sources;
+# experiments: assignment sources; analyses: qualifying events)
 WAREHOUSE_PATHS = (
     "/{name}/-/preview",
     "/{name}/-/daily",
-    "/{name}/-/experiments",
     "/{name}/-/filter_exposures",
+    "/{name}/-/power",
+    "/{name}/-/experiments",  # an assignment source's scan
 )
 SEEDED = {
     "name": "Log Events",

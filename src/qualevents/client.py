@@ -14,9 +14,9 @@ every failure raises a ``qualevents.errors`` class keeping the response's ``stat
 ``max_retries`` times, each wait at most ``max_retry_wait_s``; ``max_retries=0`` opts out).
 ``AsyncClient`` has the same methods, each a coroutine.
 
-Analyses run as jobs on the server: ``filter_exposures(...)`` starts one and polls it until
-it is done (``wait_for``); ``job(id)``, ``cancel_job(id)`` and ``analyses(name)`` read,
-cancel and list them.
+Analyses run as jobs on the server: ``filter_exposures(...)`` and ``power(...)`` start one
+and poll it until it is done (``wait_for``); ``job(id)``, ``cancel_job(id)`` and
+``analyses(name)`` read, cancel and list them; ``power_png(job_id)`` draws a power result.
 """
 
 from __future__ import annotations
@@ -227,6 +227,10 @@ def _nothing(_data: Any) -> None:
 def _answer(response: httpx.Response, parse: Callable[[Any], Any]) -> Response[Any]:
     if response.status_code >= 400:
         raise error_from_response(response)
+    if response.headers.get("content-type", "").startswith("image/"):  # a picture: its bytes
+        return Response(
+            data=response.content, status=response.status_code, headers=response.headers, body={}
+        )
     body = response.json()
     if not isinstance(body, dict):
         body = {"data": body}
@@ -414,6 +418,18 @@ class _Endpoints:
         """POST ``-/filter_exposures`` once: 200 with the result, or 202 with the job."""
         return self._run(_Call("POST", _path(name, "-", "filter_exposures"), json=dict(body)))
 
+    def start_power(self, name: str, body: Mapping[str, Any], *, png: bool = False) -> Any:
+        """POST ``-/power`` once: 200 with the result (``png``: the PNG's bytes as ``data``),
+        or 202 with the job."""
+        headers = {"Accept": "image/png"} if png else None
+        path = _path(name, "-", "power")
+        return self._run(_Call("POST", path, json=dict(body), headers=headers))
+
+    def power_png(self, job_id: str) -> Any:
+        """A succeeded power job's result as a PNG: ``data`` is its bytes."""
+        path = f"{JOBS}/{quote(job_id, safe='')}"
+        return self._run(_Call("GET", path, headers={"Accept": "image/png"}))
+
     def job(self, job_id: str) -> Any:
         """A job: ``data`` is a ``wire.Job`` (its ``result`` once succeeded)."""
         return self._run(_Call("GET", f"{JOBS}/{quote(job_id, safe='')}", Job.model_validate))
@@ -517,6 +533,31 @@ class Client(_Endpoints):
             on_progress=on_progress,
         )
 
+    def power(
+        self,
+        name: str,
+        *,
+        metric_source: str,
+        metric: Mapping[str, Any],
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """A power analysis with the qualifying event ``name`` as the population, waiting
+        for the result (polling the job while the warehouse works). ``metric`` is as on the
+        wire (``{"type": "sum", "valueColumn": "price_usd"}``); ``options`` are the other
+        body fields in snake_case (``weeks``, ``end``, ``metric_window_days``,
+        ``alternative``, ``groups``, ``control_share``, ``cuped={"preDays": 7}``, ...).
+        ``data`` is the result and ``job`` the job (``power_png(job.id)`` draws it)."""
+        body = analysis_body(metric_source=metric_source, metric=dict(metric), **options)
+        return self.wait_for(
+            self.start_power(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
     def wait_for(
         self,
         started: Response[Any],
@@ -611,6 +652,26 @@ class AsyncClient(_Endpoints):
         )
         return await self.wait_for(
             await self.start_filter_exposures(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    async def power(
+        self,
+        name: str,
+        *,
+        metric_source: str,
+        metric: Mapping[str, Any],
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """``Client.power``, as a coroutine."""
+        body = analysis_body(metric_source=metric_source, metric=dict(metric), **options)
+        return await self.wait_for(
+            await self.start_power(name, body),
             poll_interval_s=poll_interval_s,
             timeout_s=timeout_s,
             on_progress=on_progress,

@@ -542,6 +542,45 @@ class FilterExposuresResponse(OutModel):
     job: Job
 
 
+class PowerDuration(OutModel):
+    """One duration of a power analysis: the k-week window ending on ``end``."""
+
+    weeks: int
+    start: str = Field(description="The window's first day (UTC)")
+    end: str = Field(description="The window's last day (UTC)")
+    units: int = Field(description="Distinct units with a qualifying row in the window")
+    units_control: float = Field(description="units * allocation * controlShare (not rounded)")
+    units_treatment: float = Field(
+        description="units * allocation * (1 - controlShare) / (groups - 1), per treatment group"
+    )
+    mean: float | None
+    variance: float | None = Field(description="Per unit (n - 1; the delta method for ratios)")
+    mde_absolute: float | None
+    mde_relative: float | None = Field(description="mdeAbsolute / |mean|; null when the mean is 0")
+    units_without_denominator: int | None = Field(
+        None, description="mean and ratio metrics: units left out for a zero denominator"
+    )
+    rho: float | None = Field(
+        None, description="CUPED: the metric's correlation with its pre-period"
+    )
+    variance_cuped: float | None = None
+    mde_absolute_cuped: float | None = None
+    mde_relative_cuped: float | None = None
+
+
+class PowerResult(OutModel):
+    durations: list[PowerDuration]
+    inputs: dict[str, Any] = Field(description="Every parameter as resolved (defaults filled in)")
+    compiled_sql: str = Field(description="The query that computed the per-duration aggregates")
+    warnings: list[str]
+
+
+class PowerResponse(OutModel):
+    message: str
+    data: PowerResult
+    job: Job
+
+
 # Each kind's create body (what a file handed to the CLI is read as).
 CREATE_BODIES: dict[str, type[BaseModel]] = {
     "qualifying_event": CreateBody,

@@ -275,6 +275,10 @@ def _print_job(job: dict[str, Any]) -> None:
     out.print(table)
     if job.get("result") and job.get("analysis") == "filter_exposures":
         print_filtered(job["result"], None, False)
+    elif job.get("result") and job.get("analysis") == "power":
+        from qualevents.cli.power import render_power
+
+        render_power(job["result"], str(job.get("name")))
 
 
 @jobs_app.command("show")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
 from qualevents.analysis import AssignmentSource, FilterExposuresRequest, run_filter_exposures
@@ -31,6 +31,7 @@ from qualevents.api.analyses import (
 from qualevents.api.deps import AppContext, CallingKey, Context, JsonBody
 from qualevents.api.params import PagingParams
 from qualevents.api.responses import json_response, pagination
+from qualevents.api.routes import power as power_routes
 from qualevents.api.routes.assignment_sources import ASSIGNMENT_SOURCE_KIND
 from qualevents.api.routes.documented import errors_of
 from qualevents.api.routes.qualifying_events import BASE
@@ -154,10 +155,15 @@ async def list_analyses(
     JOBS_PATH + "/{job_id}",
     summary="An analysis job: its status, and its result or error once finished",
     response_model=JobResponse,
-    responses=errors_of(400, 401, 404),
+    responses={
+        200: {"content": power_routes.PNG_CONTENT, "description": power_routes.JOB_PNG},
+        **errors_of(400, 401, 404),
+    },
 )
-async def read_job(job_id: JobID, key: CallingKey, context: Context) -> Response:
+async def read_job(job_id: JobID, key: CallingKey, context: Context, request: Request) -> Response:
     job = await context.blocking(jobs_of(context).get_or_raise, job_id)
+    if power_routes.is_png_job(job) and power_routes.wants_png(request):
+        return await power_routes.png_response(context, job)
     return json_response({"message": "Job read successfully.", "data": job_to_wire(job)})
 
 
