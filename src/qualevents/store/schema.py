@@ -105,3 +105,18 @@ cache_generations = sa.Table(
     sa.Column("space", sa.String(50), primary_key=True),
     sa.Column("generation", sa.Integer, nullable=False),
 )
+
+# Signed-in browsers of the web console (migration 0008): a session is the SHA-256 of its
+# cookie's random token (the token itself is never stored), the key it acts as, and the
+# CSRF token its forms carry. A revoked key's sessions stop with it (the key is read with
+# the session, every request).
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_console_sessions_key_id", "key_id"),
+)
