@@ -35,6 +35,16 @@ def make_warehouse(path: Path) -> None:
             "INSERT INTO events VALUES ('u1', ?), ('u2', ?), ('u1', ?)",
             [today - timedelta(days=1), today - timedelta(days=1), today - timedelta(days=2)],
         )
+        conn.execute(
+            "CREATE TABLE exposures (user_id VARCHAR, ts TIMESTAMP, experiment VARCHAR, "
+            "grp VARCHAR)"
+        )
+        conn.execute(
+            "INSERT INTO exposures VALUES ('u1', ?, 'checkout_v2', 'control'), "
+            "('u2', ?, 'checkout_v2', 'test'), ('u3', ?, 'checkout_v2', 'test'), "
+            "('u1', ?, 'banner', 'test')",
+            [today - timedelta(days=1)] * 4,
+        )
 
 
 class Browser:

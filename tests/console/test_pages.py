@@ -163,7 +163,7 @@ def test_a_sources_page(browser: Browser, console_app):
     assert "<h1>Checkout</h1>" in text
     assert '<th scope="row" class="ln">3</th><td><code>FROM events</code>' in text
     assert "Reached checkout" in text
-    assert "<code>userID</code> = <code>user_id</code>" in text
+    assert "<dt>Unit id types</dt><dd><code>userID = user_id</code></dd>" in text
     # the warehouse parts load into the page, and are links without JavaScript
     for part in ("check", "preview", "daily"):
         assert f'data-load="/sources/qualifying_event/Checkout/{part}"' in text

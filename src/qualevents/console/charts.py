@@ -36,8 +36,11 @@ def fill_days(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[s
     return filled
 
 
-def bar_chart(points: list[tuple[str, float]], title: str, unit: str = "events") -> str:
-    """A bar per point (label, value) with a y axis from 0; accessible name ``title``."""
+def bar_chart(
+    points: list[tuple[str, float]], title: str, unit: str = "events", label_from: int = 5
+) -> str:
+    """A bar per point (label, value) with a y axis from 0; accessible name ``title``; the
+    x labels are the points' labels from character ``label_from`` (5: a date's month-day)."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = max(4.0, _nice_max(max((value for _, value in points), default=0)))
     n = max(1, len(points))
@@ -70,7 +73,7 @@ def bar_chart(points: list[tuple[str, float]], title: str, unit: str = "events")
             x = LEFT + i * slot + slot / 2
             parts.append(
                 f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                f'class="tick">{escape(points[i][0][5:])}</text>'
+                f'class="tick">{escape(points[i][0][label_from : label_from + 24])}</text>'
             )
     parts.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" '

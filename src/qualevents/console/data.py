@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from qualevents.api.deps import context_of, warehouse_call
 from qualevents.console.auth import require_session
-from qualevents.console.charts import daily_chart
+from qualevents.console.charts import bar_chart, daily_chart
 from qualevents.console.pages import kind_of
 from qualevents.console.render import page
 from qualevents.errors import QualeventsError, WarehouseUnavailable
@@ -115,8 +115,14 @@ async def preview(request: Request, slug: str, name: str) -> Response:
     return await _rows(request, slug, name, "preview.html", run)
 
 
+def _not_here(request: Request, what: str) -> Response:
+    return page(request, "error.html", 404, title="Not found", message=f"This kind has no {what}.")
+
+
 @router.get("/sources/{slug}/{name}/daily")
 async def daily(request: Request, slug: str, name: str) -> Response:
+    if not kind_of(request, slug).daily:
+        return _not_here(request, "daily counts")
     end = _day(request.query_params.get("end")) or date.today()
     start = _day(request.query_params.get("start")) or end - timedelta(days=DAILY_DAYS - 1)
     if start > end or (end - start).days > 3660:
@@ -135,3 +141,40 @@ async def daily(request: Request, slug: str, name: str) -> Response:
         }
 
     return await _rows(request, slug, name, "daily.html", run, start=start, end=end)
+
+
+@router.get("/sources/{slug}/{name}/experiments")
+async def experiments(request: Request, slug: str, name: str) -> Response:
+    """An assignment source's experiments scan: per experiment its groups and units."""
+    if not kind_of(request, slug).scan:
+        return _not_here(request, "experiments scan")
+    start = _day(request.query_params.get("start"))
+    end = _day(request.query_params.get("end"))
+
+    async def run(context: Any, source: Any, key_id: str) -> dict[str, Any]:
+        result = await warehouse_call(
+            context,
+            context.validator.scan,
+            source,
+            start=start,
+            end=end,
+            key_id=key_id,
+            lane="rows",
+        )
+        charts = {
+            found.experiment_id: Markup(
+                bar_chart(
+                    [
+                        (group.group_name or group.group_id, float(group.units))
+                        for group in found.groups
+                    ],
+                    f"Units per group of experiment {found.experiment_id}",
+                    unit="units",
+                    label_from=0,
+                )
+            )
+            for found in result.experiments
+        }
+        return {"result": result, "charts": charts}
+
+    return await _rows(request, slug, name, "experiments.html", run, start=start, end=end)

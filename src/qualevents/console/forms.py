@@ -87,7 +87,7 @@ def _failure(error: QualeventsError) -> tuple[list[ErrorItem], str, int]:
 async def new(request: Request, slug: str) -> Response:
     await require_session(request, write=True)
     kind = kind_of(request, slug)
-    return _form_page(request, kind, to_form(None))
+    return _form_page(request, kind, to_form(None, kind.fields))
 
 
 @router.post("/sources/{slug}/-/new")
@@ -97,7 +97,7 @@ async def create(request: Request, slug: str) -> Response:
     form = await checked_form(request, session)
     values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     name = values.get("name", "")
-    event, problems = event_from_form(name, form)
+    event, problems = event_from_form(name, form, kind.fields, kind.model)
     if event is None:
         return _form_page(request, kind, values, errors=problems, status=400)
     dry_run = form.get("action") == "check"
@@ -124,7 +124,9 @@ async def edit(request: Request, slug: str, name: str) -> Response:
     kind = kind_of(request, slug)
     context = context_of(request)
     stored = await context.blocking(kind.service(context).get, name)
-    return _form_page(request, kind, to_form(stored.event), editing=name, revision=stored.revision)
+    return _form_page(
+        request, kind, to_form(stored.event, kind.fields), editing=name, revision=stored.revision
+    )
 
 
 def _revision_of(form: Any) -> int | None:
@@ -143,7 +145,7 @@ async def update(request: Request, slug: str, name: str) -> Response:
     values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     values["name"] = name
     revision = _revision_of(form)
-    changes, problems = changed_fields(stored.event, form)
+    changes, problems = changed_fields(stored.event, form, kind.fields)
     if problems:
         return _form_page(
             request, kind, values, editing=name, revision=revision, errors=problems, status=400

@@ -15,10 +15,10 @@ from starlette.responses import Response
 
 from qualevents.api.deps import context_of
 from qualevents.console.auth import require_session
+from qualevents.console.definition import to_form
 from qualevents.console.kinds import BY_SLUG, KINDS, ConsoleKind
 from qualevents.console.render import LeavePage, error_page, page
 from qualevents.errors import NotFound
-from qualevents.models import QualifyingEvent
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -128,7 +128,7 @@ async def source(request: Request, slug: str, name: str) -> Response:
     kind = kind_of(request, slug)
     context = context_of(request)
     data = await context.blocking(_source_page_data, context, kind, name)
-    event: QualifyingEvent = data["stored"].event
+    event = data["stored"].event
     return page(
         request,
         "source.html",
@@ -137,6 +137,7 @@ async def source(request: Request, slug: str, name: str) -> Response:
         stored=data["stored"],
         revisions=data["revisions"],
         sql_lines=numbered_lines(event.sql),
+        shown=to_form(event, kind.fields),
         rows_allowed=not (
             context.settings.refuse_rows_to_read_only_keys
             and not request.state.console_session.key.can_write

@@ -1,7 +1,7 @@
 """Rendering the console's pages: the Jinja2 environment over the package's templates
 (autoescaped), the security headers every page carries, and the few exceptions a handler
 raises to leave early (sign in first, refused, not found), which ``console.app`` turns
-into pages. Imports ``errors``, ``console.kinds``, ``console.definition``.
+into pages. Imports ``console.kinds``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from qualevents.console.definition import FIELDS
 from qualevents.console.kinds import KINDS
 
 HEADERS = {
@@ -35,7 +34,6 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.globals["KINDS"] = KINDS
-env.globals["FIELDS"] = FIELDS
 env.filters["q"] = lambda value: quote(str(value), safe="")
 
 
