@@ -44,14 +44,12 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     errors = errors or []
+    # Problems of a field on the form go next to it (and are linked from the summary).
     by_field: dict[str, list[ErrorItem]] = {}
-    general = []
     for item in errors:
         field = str(item.loc[0]) if item.loc else ""
         if field in values or field == "name":
             by_field.setdefault(field, []).append(item)
-        else:
-            general.append(item)
     return page(
         request,
         "form.html",
@@ -62,7 +60,6 @@ def _form_page(
         revision=revision,
         errors=errors,
         by_field=by_field,
-        general=general,
         report=report,
         message=message,
     )
