@@ -50,13 +50,36 @@ def test_the_list_shows_every_kind_with_its_validation_state(browser: Browser, c
         all_columns=["user_id", "ts"],
         column_types=["string", "timestamp"],
     )
+    add(console_app, "Old")
+    # a source written before reports were kept: what is certain about it is shown
+    console_app.state.context.events.store.save_validation_report("Old", 1, None)
     page = browser.get("/sources")
     assert page.status_code == 200
-    assert names_in(page.text) == ["Checkout", "Declared", "Revenue"]
+    assert names_in(page.text) == ["Checkout", "Declared", "Old", "Revenue"]
     assert "Qualifying event" in page.text and "Metric source" in page.text
-    assert page.text.count("Passed its checks when last written") == 2
+    assert page.text.count("Checked against the warehouse</span>") == 2
     assert "Schema declared (not checked against the warehouse)" in page.text
-    assert "3 sources" in page.text
+    assert "Passed its checks when last written" in page.text
+    assert "4 sources" in page.text
+
+
+def test_the_state_is_the_report_of_the_last_write(browser: Browser, console_app):
+    add(console_app, "Checkout")
+    store = console_app.state.context.events.store
+    assert store.validation_reports()["Checkout"]["mode"] == "warehouse"
+    # a later write without a report (no validator) leaves no stale report behind
+    console_app.state.context.events.validator, validator = (
+        None,
+        console_app.state.context.events.validator,
+    )
+    try:
+        console_app.state.context.events.patch("Checkout", {"tags": ["x"]}, ACTOR)
+    finally:
+        console_app.state.context.events.validator = validator
+    assert "Checkout" not in store.validation_reports()
+    assert "Passed its checks when last written" in browser.get("/sources").text
+    console_app.state.context.events.patch("Checkout", {"tags": ["y"]}, ACTOR)
+    assert store.validation_reports()["Checkout"]["revision"] == 3
 
 
 def test_search_and_filters(browser: Browser, console_app):
@@ -165,8 +188,9 @@ def test_a_sources_page(browser: Browser, console_app):
     assert "Reached checkout" in text
     assert "<dt>Unit id types</dt><dd><code>userID = user_id</code></dd>" in text
     # the warehouse parts load into the page, and are links without JavaScript
-    for part in ("check", "preview", "daily"):
+    for part in ("preview", "daily"):
         assert f'data-load="/sources/qualifying_event/Checkout/{part}"' in text
+    for part in ("check", "preview", "daily"):
         assert f'<a href="/sources/qualifying_event/Checkout/{part}">' in text
     assert '<h2 id="history">History</h2>' in text
     assert "Edit</a>" in text and "Delete</a>" in text

@@ -39,6 +39,7 @@ def test_a_0004_database_keeps_its_events_as_qualifying_events(database_url, sto
             "rate_limit_buckets",
             "cache_generations",
             "console_sessions",
+            "validation_reports",
         ):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         if engine.dialect.name == "postgresql":

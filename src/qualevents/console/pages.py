@@ -40,17 +40,31 @@ def _number(text: str | None, default: int = 1) -> int:
     return int(text) if text and text.isdigit() and 0 < int(text) < 10**9 else default
 
 
-def _state(document: dict[str, Any]) -> tuple[str, str]:
-    """A row's validation state as its last write left it (writes that fail their checks
-    are refused, so a stored source passed them, unless it declared its schema)."""
-    if document.get("skipValidation") or document.get("skip_validation"):
-        return "declared", "Schema declared (not checked against the warehouse)"
-    return "valid", "Passed its checks when last written"
+MODES = {
+    "warehouse": "Checked against the warehouse",
+    "static": "Checked from the SQL text only (no warehouse reached)",
+    "declared": "Schema declared (not checked against the warehouse)",
+}
 
 
-def _row(kind: ConsoleKind, document: dict[str, Any]) -> dict[str, Any]:
+def state_of(document: dict[str, Any], report: dict[str, Any] | None) -> tuple[str, str]:
+    """A source's validation state from the report kept at its last write: (css class,
+    words). Without one (written before reports were kept, or by an approved review),
+    what is certain: a write that fails its checks is refused, so it passed them."""
+    if report is None:
+        if document.get("skip_validation"):
+            return "declared", MODES["declared"]
+        return "valid", "Passed its checks when last written"
+    words = MODES.get(report.get("mode", ""), "Checked")
+    warnings = len(report.get("warnings") or [])
+    if warnings:
+        return "warning", f"{words}: {warnings} warning{'' if warnings == 1 else 's'}"
+    return ("declared" if report.get("mode") == "declared" else "valid"), words
+
+
+def _row(kind: ConsoleKind, document: dict[str, Any], report: Any) -> dict[str, Any]:
     owner = document.get("owner") or {}
-    state, state_text = _state(document)
+    state, state_text = state_of(document, report)
     return {
         "kind": kind,
         "name": document["name"],
@@ -73,8 +87,10 @@ def _matches(row: dict[str, Any], q: str, tag: str, owner: str) -> bool:
 def list_rows(context: Any, kinds: list[ConsoleKind]) -> list[dict[str, Any]]:
     rows = []
     for kind in kinds:
-        found = kind.service(context).list_documents(1, MOST_LISTED)
-        rows += [_row(kind, document) for document in found.items]
+        service = kind.service(context)
+        found = service.list_documents(1, MOST_LISTED)
+        reports = service.store.validation_reports()
+        rows += [_row(kind, doc, reports.get(doc["name"])) for doc in found.items]
     return rows
 
 
@@ -119,7 +135,8 @@ def _source_page_data(context: Any, kind: ConsoleKind, name: str) -> dict[str, A
     service = kind.service(context)
     stored = service.get(name)
     history = service.revisions(name, 1, 1000)
-    return {"stored": stored, "revisions": list(reversed(history.items))}
+    report = service.store.validation_reports([name]).get(name)
+    return {"stored": stored, "revisions": list(reversed(history.items)), "report": report}
 
 
 @router.get("/sources/{slug}/{name}")
@@ -138,6 +155,8 @@ async def source(request: Request, slug: str, name: str) -> Response:
         revisions=data["revisions"],
         sql_lines=numbered_lines(event.sql),
         shown=to_form(event, kind.fields),
+        kept=data["report"],
+        state=state_of(event.to_document(), data["report"]),
         rows_allowed=not (
             context.settings.refuse_rows_to_read_only_keys
             and not request.state.console_session.key.can_write

@@ -120,3 +120,15 @@ console_sessions = sa.Table(
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_console_sessions_key_id", "key_id"),
 )
+
+# The validation report of each source's last write (migration 0008): what the console's
+# list shows as the source's state, without a warehouse call.
+validation_reports = sa.Table(
+    "validation_reports",
+    metadata,
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)

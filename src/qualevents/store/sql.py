@@ -1,6 +1,7 @@
 """SQLStore: the Store on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
 Imports ``models``, ``errors``, ``store.base``, ``store.engine``, ``store.schema``,
-``store.reviews``, ``store.ratelimits``, ``store.sessions``, ``store.cached``, ``store.migrate``.
+``store.reviews``, ``store.ratelimits``, ``store.sessions``, ``store.reports``,
+``store.cached``, ``store.migrate``.
 
 Every statement is a Core statement executed through a SQLAlchemy ``Connection``; a write is
 one transaction (``BEGIN IMMEDIATE`` on SQLite, see store/engine.py). PostgreSQL relies on
@@ -48,6 +49,7 @@ from qualevents.store.engine import (
 )
 from qualevents.store.migrate import upgrade
 from qualevents.store.ratelimits import RateLimitsMixin
+from qualevents.store.reports import ReportsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import DEFAULT_KIND, api_keys, qualifying_events, revisions
 from qualevents.store.sessions import SessionsMixin
@@ -90,7 +92,7 @@ _RENAME_HISTORY = (
 _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
 
 
-class SQLStore(ReviewsMixin, RateLimitsMixin, SessionsMixin):
+class SQLStore(ReviewsMixin, RateLimitsMixin, SessionsMixin, ReportsMixin):
     """The Store protocol over one SQLAlchemy engine, for one kind of source
     (``for_kind`` gives the same store for another kind)."""
 

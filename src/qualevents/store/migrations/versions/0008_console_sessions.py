@@ -1,4 +1,5 @@
-"""Console sessions: signed-in browsers of the web console (issue 14).
+"""Console sessions (signed-in browsers of the web console, issue 14) and the validation
+report of each source's last write (what the console's list shows, no warehouse call).
 
 Revision ID: 0008
 Revises: 0005
@@ -24,8 +25,17 @@ def upgrade() -> None:
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_console_sessions_key_id", "console_sessions", ["key_id"])
+    op.create_table(
+        "validation_reports",
+        sa.Column("kind", sa.String(40), primary_key=True),
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("validation_reports")
     op.drop_index("ix_console_sessions_key_id", "console_sessions")
     op.drop_table("console_sessions")
