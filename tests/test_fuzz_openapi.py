@@ -6,7 +6,7 @@ generated requests (valid and invalid inputs, a valid full-access console key in
 sent in process to an app on a real SQLite store with a few events and a pending change
 request in it. Every answer must be:
 
-- never a 5xx (except 502 from the two warehouse endpoints, which is the documented answer of
+- never a 5xx (except 502 from the warehouse endpoints, which is the documented answer of
   a server started without a warehouse, as this one is);
 - a 2xx/3xx whose body conforms to the response schema our OpenAPI document declares;
 - a 4xx whose body is exactly the contract's error shape: ``status`` equal to the HTTP
@@ -40,8 +40,14 @@ from qualevents.store import open_store
 BASE = "/console/v1/experiments/qualifying_events"
 MAX_EXAMPLES = 40
 # every kind has them (daily: qualifying events, metric sources; experiments: assignment
-# sources)
-WAREHOUSE_PATHS = ("/{name}/-/preview", "/{name}/-/daily", "/{name}/-/experiments")
+# sources; the analyses: qualifying events)
+WAREHOUSE_PATHS = (
+    "/{name}/-/preview",
+    "/{name}/-/daily",
+    "/{name}/-/experiments",
+    "/{name}/-/filter_exposures",
+    "/{name}/-/power",
+)
 SEEDED = {
     "name": "Log Events",
     "sql": "SELECT user_id, ts FROM events",

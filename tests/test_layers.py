@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("analysis",),
     ("store",),
     ("validation", "keys", "ratelimit"),
-    ("service", "reviews"),
+    ("service", "reviews", "jobs"),
     ("api",),
     ("console",),  # the web console: beside the API, on api.deps; the API never imports it
     ("runtime",),

@@ -13,6 +13,10 @@ every failure raises a ``qualevents.errors`` class keeping the response's ``stat
 ``headers`` and decoded ``body``. A 429 is retried after its ``Retry-After`` (at most
 ``max_retries`` times, each wait at most ``max_retry_wait_s``; ``max_retries=0`` opts out).
 ``AsyncClient`` has the same methods, each a coroutine.
+
+Analyses run as jobs on the server: ``filter_exposures(...)`` and ``power(...)`` start one
+and poll it until it is done (``wait_for``); ``job(id)``, ``cancel_job(id)`` and
+``analyses(name)`` read, cancel and list them; ``power_png(job_id)`` draws a power result.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from qualevents.errors import (
+    Conflict,
     ErrorItem,
     Forbidden,
     InvalidRequest,
@@ -53,6 +58,7 @@ from qualevents.wire import (
     AuditLogItem,
     ExperimentScan,
     Health,
+    Job,
     Pagination,
     QualifyingEvent,
     Revision,
@@ -69,6 +75,7 @@ _BY_STATUS: dict[int, type[QualeventsError]] = {
     404: NotFound,
     405: MethodNotAllowed,
     408: RequestTimeout,
+    409: Conflict,
     412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
@@ -91,6 +98,7 @@ class Response(Generic[T]):
     message: str | None = None
     pagination: Pagination | None = None
     validation: ValidationReport | None = None
+    job: Job | None = None  # an analysis: its job (the result is ``data``)
 
     @property
     def dry_run(self) -> bool:
@@ -219,12 +227,17 @@ def _nothing(_data: Any) -> None:
 def _answer(response: httpx.Response, parse: Callable[[Any], Any]) -> Response[Any]:
     if response.status_code >= 400:
         raise error_from_response(response)
+    if response.headers.get("content-type", "").startswith("image/"):  # a picture: its bytes
+        return Response(
+            data=response.content, status=response.status_code, headers=response.headers, body={}
+        )
     body = response.json()
     if not isinstance(body, dict):
         body = {"data": body}
     data = body.get("data", body) if "data" in body or "message" in body else body
     pagination = body.get("pagination")
     validation = body.get("validation")
+    job = body.get("job")
     return Response(
         data=parse(data) if data is not None else None,
         status=response.status_code,
@@ -234,7 +247,48 @@ def _answer(response: httpx.Response, parse: Callable[[Any], Any]) -> Response[A
         message=body.get("message"),
         pagination=Pagination.model_validate(pagination) if pagination else None,
         validation=ValidationReport.model_validate(validation) if validation else None,
+        job=Job.model_validate(job) if isinstance(job, dict) else None,
     )
+
+
+JOBS = "/console/v1/-/jobs"
+DONE = ("succeeded", "failed", "cancelled")
+_JOBS = TypeAdapter(list[Job]).validate_python
+ProgressCallback = Callable[[Job], Any]
+
+
+def analysis_body(**fields: Any) -> dict[str, Any]:
+    """An analysis request body from snake_case keyword arguments (``experiment_id`` ->
+    ``experimentID``); None values are left out, so the server's defaults apply."""
+    renamed = {"experiment_id": "experimentID"}
+    body = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        head, *rest = name.split("_")
+        body[renamed.get(name, head + "".join(part.title() for part in rest))] = value
+    return body
+
+
+def _finished(job: Job, accepted: Response[Any]) -> Response[Any]:
+    """A finished job as the answer its POST would have given: the result, or the error."""
+    if job.status == "succeeded":
+        return Response(
+            data=job.result,
+            status=200,
+            headers=accepted.headers,
+            body={"message": "Job succeeded.", "data": job.result},
+            message="Job succeeded.",
+            job=job,
+        )
+    error = job.error.model_dump(by_alias=True) if job.error else {}
+    status = int(error.get("status") or 500)
+    raise error_from_response(httpx.Response(status, json=error))
+
+
+def _accepted_job(response: Response[Any]) -> Job | None:
+    """The job of a 202 (still running), else None (the answer is final)."""
+    return response.job if response.status == 202 else None
 
 
 class _Endpoints:
@@ -358,6 +412,42 @@ class _Endpoints:
         path = _path(name, "-", "revisions", str(number), "restore", kind=kind)
         return self._run(_Call("POST", path, _one(kind), headers=_if_match(if_match)))
 
+    # -- analyses and their jobs (qualevents) -------------------------------------------------
+
+    def start_filter_exposures(self, name: str, body: Mapping[str, Any]) -> Any:
+        """POST ``-/filter_exposures`` once: 200 with the result, or 202 with the job."""
+        return self._run(_Call("POST", _path(name, "-", "filter_exposures"), json=dict(body)))
+
+    def start_power(self, name: str, body: Mapping[str, Any], *, png: bool = False) -> Any:
+        """POST ``-/power`` once: 200 with the result (``png``: the PNG's bytes as ``data``),
+        or 202 with the job."""
+        headers = {"Accept": "image/png"} if png else None
+        path = _path(name, "-", "power")
+        return self._run(_Call("POST", path, json=dict(body), headers=headers))
+
+    def power_png(self, job_id: str) -> Any:
+        """A succeeded power job's result as a PNG: ``data`` is its bytes."""
+        path = f"{JOBS}/{quote(job_id, safe='')}"
+        return self._run(_Call("GET", path, headers={"Accept": "image/png"}))
+
+    def job(self, job_id: str) -> Any:
+        """A job: ``data`` is a ``wire.Job`` (its ``result`` once succeeded)."""
+        return self._run(_Call("GET", f"{JOBS}/{quote(job_id, safe='')}", Job.model_validate))
+
+    def cancel_job(self, job_id: str) -> Any:
+        """Cancel a queued or running job and its warehouse query (409 once finished)."""
+        path = f"{JOBS}/{quote(job_id, safe='')}/cancel"
+        return self._run(_Call("POST", path, Job.model_validate))
+
+    def analyses(
+        self, name: str, *, limit: int = 20, page: int = 1, analysis: str | None = None
+    ) -> Any:
+        """The event's analyses (jobs), newest first."""
+        params: dict[str, Any] = {"limit": limit, "page": page}
+        if analysis:
+            params["analysis"] = analysis
+        return self._run(_Call("GET", _path(name, "-", "analyses"), _JOBS, params=params))
+
     def audit_logs(self, **params: Any) -> Any:
         return self._run(_Call("GET", "/console/v1/audit_logs", _AUDIT, params=params))
 
@@ -417,6 +507,82 @@ class Client(_Endpoints):
             self._sleep(min(_retry_after(response.headers), self.max_retry_wait_s))
         return _answer(response, call.parse)
 
+    def filter_exposures(
+        self,
+        name: str,
+        *,
+        assignment_source: str,
+        experiment_id: str,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """Filter an experiment's exposures by the qualifying event ``name`` and wait for
+        the result (polling the job while the warehouse works); ``options`` are the other
+        body fields in snake_case (``mode``, ``window={"amount": 1, "unit": "days"}``,
+        ``event_filter``, ``expected_split``, ``wait``, ...). ``data`` is the result and
+        ``job`` the job; a failed job raises its error, a cancelled one Conflict (409)."""
+        body = analysis_body(
+            assignment_source=assignment_source, experiment_id=experiment_id, **options
+        )
+        return self.wait_for(
+            self.start_filter_exposures(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    def power(
+        self,
+        name: str,
+        *,
+        metric_source: str,
+        metric: Mapping[str, Any],
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """A power analysis with the qualifying event ``name`` as the population, waiting
+        for the result (polling the job while the warehouse works). ``metric`` is as on the
+        wire (``{"type": "sum", "valueColumn": "price_usd"}``); ``options`` are the other
+        body fields in snake_case (``weeks``, ``end``, ``metric_window_days``,
+        ``alternative``, ``groups``, ``control_share``, ``cuped={"preDays": 7}``, ...).
+        ``data`` is the result and ``job`` the job (``power_png(job.id)`` draws it)."""
+        body = analysis_body(metric_source=metric_source, metric=dict(metric), **options)
+        return self.wait_for(
+            self.start_power(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    def wait_for(
+        self,
+        started: Response[Any],
+        *,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Response[Any]:
+        """The final answer of an analysis POST: polls its job while it is queued or
+        running (``on_progress(job)`` after each poll); WarehouseTimeout when ``timeout_s``
+        passes first (the job keeps running: cancel it with ``cancel_job``)."""
+        job = _accepted_job(started)
+        if job is None:
+            return started
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            if on_progress is not None:
+                on_progress(job)
+            if job.status in DONE:
+                return _finished(job, started)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WarehouseTimeout(f"Job {job.id} still {job.status} after {timeout_s:g} s")
+            self._sleep(poll_interval_s)
+            job = self.job(job.id).data
+
     def iter_qualifying_events(self, *, limit: int = 100) -> Iterator[QualifyingEvent]:
         """Every qualifying event, following ``nextPage`` links."""
         path: str | None = f"{BASE}?page=1&limit={limit}"
@@ -468,6 +634,71 @@ class AsyncClient(_Endpoints):
                 break
             await self._sleep(min(_retry_after(response.headers), self.max_retry_wait_s))
         return _answer(response, call.parse)
+
+    async def filter_exposures(
+        self,
+        name: str,
+        *,
+        assignment_source: str,
+        experiment_id: str,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """``Client.filter_exposures``, as a coroutine."""
+        body = analysis_body(
+            assignment_source=assignment_source, experiment_id=experiment_id, **options
+        )
+        return await self.wait_for(
+            await self.start_filter_exposures(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    async def power(
+        self,
+        name: str,
+        *,
+        metric_source: str,
+        metric: Mapping[str, Any],
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Response[Any]:
+        """``Client.power``, as a coroutine."""
+        body = analysis_body(metric_source=metric_source, metric=dict(metric), **options)
+        return await self.wait_for(
+            await self.start_power(name, body),
+            poll_interval_s=poll_interval_s,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+        )
+
+    async def wait_for(
+        self,
+        started: Response[Any],
+        *,
+        poll_interval_s: float = 1.0,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Response[Any]:
+        """``Client.wait_for``, as a coroutine."""
+        job = _accepted_job(started)
+        if job is None:
+            return started
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            if on_progress is not None:
+                on_progress(job)
+            if job.status in DONE:
+                return _finished(job, started)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WarehouseTimeout(f"Job {job.id} still {job.status} after {timeout_s:g} s")
+            await self._sleep(poll_interval_s)
+            job = (await self.job(job.id)).data
 
     async def iter_qualifying_events(self, *, limit: int = 100) -> AsyncIterator[QualifyingEvent]:
         path: str | None = f"{BASE}?page=1&limit={limit}"

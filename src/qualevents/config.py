@@ -57,7 +57,10 @@ class Settings(BaseSettings):
         4, gt=0, description="Concurrent warehouse requests one key may have; beyond: 429"
     )
     refuse_rows_to_read_only_keys: bool = Field(
-        False, description="Answer 403 to preview and daily from read-only keys"
+        False, description="Answer 403 to preview, daily and analyses from read-only keys"
+    )
+    analysis_timeout_s: float = Field(
+        600.0, gt=0, description="Longest an analysis job's warehouse work may run, seconds"
     )
     validation_memo_bytes: int = Field(
         64 * 2**20, ge=0, description="Bytes of static validation reports kept for reuse"

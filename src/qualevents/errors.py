@@ -17,6 +17,8 @@ store, the warehouse adapters and ``sql/``; nothing above them sees one.
     ├── NotFound (404)
     │   └── QualifyingEventNotFound (404)
     ├── MethodNotAllowed (405)
+    ├── Conflict (409)                      the resource's state forbids it (a job done)
+    │   └── Cancelled (409)                 the work was cancelled (an analysis job)
     ├── PreconditionFailed (412)            If-Match mismatch
     ├── RequestTimeout (408)                the client sent its body too slowly
     ├── PayloadTooLarge (413)
@@ -134,6 +136,17 @@ class QualifyingEventNotFound(NotFound):
 class MethodNotAllowed(QualeventsError):
     status = 405
     default_message = "Method not allowed"
+
+
+class Conflict(QualeventsError):
+    status = 409
+    default_message = "The request conflicts with the resource's current state"
+
+
+class Cancelled(Conflict):
+    """Work stopped because someone cancelled it (an analysis job and its query)."""
+
+    default_message = "The job was cancelled"
 
 
 class PreconditionFailed(QualeventsError):

@@ -448,6 +448,139 @@ class Health(OutModel):
     warehouse: str | None
 
 
+# -- analyses as jobs (issue 12) -----------------------------------------------------------
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobSource(OutModel):
+    kind: SourceKind
+    name: str
+    revision: int | None = Field(description="The source's revision the analysis read")
+
+
+class Job(OutModel):
+    id: str = Field(description="Opaque; GET /console/v1/-/jobs/{id} reads the job")
+    analysis: str = Field(description="filter_exposures, power, ...")
+    status: JobStatus
+    kind: SourceKind = Field(description="The kind of the source analysed")
+    name: str = Field(description="The qualifying event analysed")
+    request: dict[str, Any] = Field(description="The request, with its defaults")
+    sources: list[JobSource]
+    compiled_sql: str | None = Field(None, description="The analysis as one runnable query")
+    result: dict[str, Any] | None = Field(None, description="The result, once succeeded")
+    error: ErrorResponse | None = Field(None, description="Why it failed or was cancelled")
+    created_by: str | None = None
+    created_by_key_id: str | None = Field(None, alias="createdByKeyID")
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    timings: dict[str, float] | None = Field(None, description="queuedMs, runMs")
+    location: str = Field(description="This job's URL (relative)")
+
+
+class JobResponse(OutModel):
+    message: str
+    data: Job
+
+
+class JobAccepted(OutModel):
+    message: str
+    job: Job
+
+
+class JobListResponse(OutModel):
+    message: str
+    data: list[Job]
+    pagination: Pagination
+
+
+class ChiSquareTest(OutModel):
+    chi_square: float | None
+    degrees_of_freedom: int
+    p_value: float | None
+    verdict: Literal["ok", "warning", "alert"]
+
+
+class ExposureGroup(OutModel):
+    group_id: str = Field(alias="groupID")
+    group_name: str | None = None
+    exposed_units: int
+    qualified_units: int
+    kept_units: int
+    qualification_rate: float | None
+
+
+class ExposureTotals(OutModel):
+    exposure_rows: int
+    null_unit_id_rows: int = Field(alias="nullUnitIDRows")
+    crossover_units: int
+    exposed_units: int
+    qualified_units: int
+    kept_units: int
+
+
+class SampleRatio(OutModel):
+    before: ChiSquareTest
+    after: ChiSquareTest
+
+
+class FilteredExposures(OutModel):
+    groups: list[ExposureGroup]
+    totals: ExposureTotals
+    srm: SampleRatio
+    qualification_balance: ChiSquareTest = Field(
+        description="Chi-square test of independence of group and qualifying: the bias guard"
+    )
+    compiled_sql: str = Field(description="The filtered exposures as one runnable query")
+    warnings: list[str]
+
+
+class FilterExposuresResponse(OutModel):
+    message: str
+    data: FilteredExposures
+    job: Job
+
+
+class PowerDuration(OutModel):
+    """One duration of a power analysis: the k-week window ending on ``end``."""
+
+    weeks: int
+    start: str = Field(description="The window's first day (UTC)")
+    end: str = Field(description="The window's last day (UTC)")
+    units: int = Field(description="Distinct units with a qualifying row in the window")
+    units_control: float = Field(description="units * allocation * controlShare (not rounded)")
+    units_treatment: float = Field(
+        description="units * allocation * (1 - controlShare) / (groups - 1), per treatment group"
+    )
+    mean: float | None
+    variance: float | None = Field(description="Per unit (n - 1; the delta method for ratios)")
+    mde_absolute: float | None
+    mde_relative: float | None = Field(description="mdeAbsolute / |mean|; null when the mean is 0")
+    units_without_denominator: int | None = Field(
+        None, description="mean and ratio metrics: units left out for a zero denominator"
+    )
+    rho: float | None = Field(
+        None, description="CUPED: the metric's correlation with its pre-period"
+    )
+    variance_cuped: float | None = None
+    mde_absolute_cuped: float | None = None
+    mde_relative_cuped: float | None = None
+
+
+class PowerResult(OutModel):
+    durations: list[PowerDuration]
+    inputs: dict[str, Any] = Field(description="Every parameter as resolved (defaults filled in)")
+    compiled_sql: str = Field(description="The query that computed the per-duration aggregates")
+    warnings: list[str]
+
+
+class PowerResponse(OutModel):
+    message: str
+    data: PowerResult
+    job: Job
+
+
 # Each kind's create body (what a file handed to the CLI is read as).
 CREATE_BODIES: dict[str, type[BaseModel]] = {
     "qualifying_event": CreateBody,

@@ -228,3 +228,127 @@ def test_inputs_and_request_rules(warehouse: Warehouse) -> None:
         with pytest.raises(ValidationFailed) as caught:
             PowerRequest.parse({"metricSource": "m", "metric": {"type": "count"}, **body})
         assert [e.loc for e in caught.value.errors] == [loc], body
+
+
+def macro_bound(source: QualifyingEvent, table: str) -> QualifyingEvent:
+    """``source`` reading only the days its date macros say (as a partitioned table would)."""
+    return source.model_copy(
+        update={
+            "sql": f"SELECT * FROM analysis.{table} "
+            "WHERE CAST(ts AS DATE) BETWEEN {statsig_start_date} AND {statsig_end_date}"
+        }
+    )
+
+
+def test_the_date_macros_get_the_range_read_with_the_cuped_pre_period(
+    warehouse: Warehouse,
+) -> None:
+    events, metrics = macro_bound(SESSIONS, "sessions"), macro_bound(ORDERS, "orders")
+    request = PowerRequest.parse(
+        {
+            "metricSource": "orders",
+            "metric": SUM,
+            "weeks": 3,
+            "end": "2024-03-28",
+            "cuped": {"preDays": 7},
+        }
+    )
+    bound = run_power(warehouse, events, metrics, request, now=NOW)
+    plain = run(warehouse, SUM, cuped={"preDays": 7})
+    # p4's pre-period row (03-05) is three days before the longest window (03-08): read.
+    assert bound["durations"] == plain["durations"]
+    assert bound["inputs"]["readRanges"] == {
+        "qualifyingEvent": {"start": "2024-03-08", "end": "2024-03-28"},
+        "metricSource": {"start": "2024-03-01", "end": "2024-03-28"},
+    }
+    assert "2024-03-01" in bound["compiledSql"] and "2024-03-08" in bound["compiledSql"]
+    # without CUPED the metric source reads the windows only
+    without = run_power(
+        warehouse,
+        events,
+        metrics,
+        PowerRequest.parse({**request.model_dump(by_alias=True), "cuped": None}),
+        now=NOW,
+    )
+    assert without["inputs"]["readRanges"]["metricSource"]["start"] == "2024-03-08"
+
+
+def test_a_metric_window_never_reaches_past_the_end(warehouse: Warehouse) -> None:
+    # p4's 1000 on 03-29 is within 30 days of its exposure but after `end`
+    third = run(warehouse, SUM, metricWindowDays=30)["durations"][2]
+    assert third["mean"] == pytest.approx(np.mean(SUM_3))
+
+
+def test_a_mean_metric_counts_the_rows_that_have_a_value(warehouse: Warehouse) -> None:
+    # p1's 20 becomes NULL: its mean is 10 / 1, not 10 / 2
+    nulls = ORDERS.model_copy(
+        update={
+            "sql": "SELECT ts, uid, CASE WHEN amount = 20 THEN NULL ELSE amount END AS amount "
+            "FROM analysis.orders"
+        }
+    )
+    request = PowerRequest.parse(
+        {
+            "metricSource": "orders",
+            "metric": {"type": "mean", "valueColumn": "amount"},
+            "weeks": 3,
+            "end": "2024-03-28",
+        }
+    )
+    third = run_power(warehouse, SESSIONS, nulls, request, now=NOW)["durations"][2]
+    sums, rows = np.array([10.0, 8, 4, 8]), np.array([1.0, 2, 1, 1])
+    assert third["mean"] == pytest.approx(sums.mean() / rows.mean())
+    assert third["units"] == 4 and third["unitsWithoutDenominator"] == 1
+
+
+def test_the_design_reaches_every_duration(warehouse: Warehouse) -> None:
+    body = {"groups": 3, "controlShare": 0.5, "allocation": 0.5, "bonferroni": True}
+    data = run(warehouse, SUM, alternative="one-sided", **body)
+    third = data["durations"][2]
+    assert third["unitsControl"] == pytest.approx(5 * 0.5 * 0.5)
+    assert third["unitsTreatment"] == pytest.approx(5 * 0.5 * 0.5 / 2)
+    effect = NormalIndPower().solve_power(
+        nobs1=third["unitsTreatment"],
+        alpha=0.05 / 2,
+        power=0.8,
+        ratio=third["unitsControl"] / third["unitsTreatment"],
+        alternative="larger",
+    )
+    expected = effect * math.sqrt(np.var(SUM_3, ddof=1))
+    assert third["mdeAbsolute"] == pytest.approx(expected, rel=1e-3)
+    assert third["mdeRelative"] == pytest.approx(expected / np.mean(SUM_3), rel=1e-3)
+    inputs = data["inputs"]
+    assert (inputs["sides"], inputs["alternative"], inputs["effectiveAlpha"]) == (
+        1,
+        "one-sided",
+        pytest.approx(0.025),
+    )
+
+
+def test_inputs_name_every_resolved_parameter(warehouse: Warehouse) -> None:
+    inputs = run(warehouse, SUM)["inputs"]
+    # how long the POST waits is the job's, not the analysis'
+    fields = PowerRequest.model_fields.items()
+    request_fields = {field.alias or name for name, field in fields} - {"wait"}
+    assert request_fields <= set(inputs)
+    assert inputs["qualifyingEvent"] == "sessions"
+    assert inputs["controlShare"] == 0.5 and inputs["cuped"] is None
+    assert inputs["metric"] == SUM
+
+
+def test_the_png_without_cuped_and_without_any_mde(warehouse: Warehouse) -> None:
+    data = run(warehouse, SUM, metricFilter="kind = 'store'")  # mean 0: no relative MDE
+    pixels = image.imread(io.BytesIO(power_png(data)), format="png")
+    assert pixels.ndim == 3
+    figure = power_figure(data)
+    lines = [line for axes in figure.axes for line in axes.get_lines()]
+    assert len(lines) == 2  # MDE, units
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2, 3], [1, 2, 3]]
+    assert list(lines[1].get_ydata()) == [3, 4, 5]
+    assert "sum of amount in orders, windows ending 2024-03-28" in figure.get_suptitle()
+
+
+def test_an_end_not_over_yet_is_warned_about(warehouse: Warehouse) -> None:
+    today = run(warehouse, {"type": "count"}, end="2024-04-02")  # NOW is 2024-04-02 08:00
+    assert "end 2024-04-02 is not over yet" in today["warnings"][0]
+    assert not any("not over yet" in w for w in run(warehouse, SUM)["warnings"])

@@ -49,7 +49,24 @@ def power_figure(data: dict[str, Any], title: str = "") -> Figure:
     units_axes.set_xlabel("weeks")
     units_axes.set_xticks(weeks)
     units_axes.grid(True, alpha=0.3)
-    if title:
-        figure.suptitle(title)
+    heading = "\n".join(part for part in (title, describe(data.get("inputs") or {})) if part)
+    if heading:
+        figure.suptitle(heading)
     figure.tight_layout()
     return figure
+
+
+def describe(inputs: dict[str, Any]) -> str:
+    """One line saying what was sized: "sum of price_usd in purchases, to 2024-03-28"."""
+    metric = inputs.get("metric") or {}
+    if not metric:
+        return ""
+    column = metric.get("valueColumn") or (
+        f"{metric.get('numeratorColumn')} / {metric.get('denominatorColumn')}"
+        if metric.get("type") == "ratio"
+        else ""
+    )
+    what = f"{metric.get('type')}{f' of {column}' if column else ''}"
+    source = f" in {inputs['metricSource']}" if inputs.get("metricSource") else ""
+    end = f", windows ending {inputs['end']}" if inputs.get("end") else ""
+    return f"{what}{source}{end}"

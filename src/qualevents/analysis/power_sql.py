@@ -131,6 +131,9 @@ def _unit_values(spec: PowerQuery, period: exp.Expression, prefix: str) -> list[
 
     rows = exp.Sum(this=_when(period.copy(), _one(), _zero()))
     kind = spec.metric_type
+    if kind == "mean":  # rows with a value: a NULL value neither adds to the sum nor counts
+        has_value = exp.and_(period.copy(), _col("value", "m").is_(exp.null()).not_())
+        rows = exp.Sum(this=_when(has_value, _one(), _zero()))
     if kind == "sum":
         return [exp.alias_(total("value"), f"{prefix}y")]
     if kind == "count":

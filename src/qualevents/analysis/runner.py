@@ -351,7 +351,15 @@ def run_power(
     )
     query = power_query(spec, dialect)
     rows = warehouse.query(query.sql(dialect=dialect))
-    return power_data(rows, spec, request, unit_type, query.sql(dialect=dialect, pretty=True))
+    data = power_data(rows, spec, request, unit_type, query.sql(dialect=dialect, pretty=True))
+    data["inputs"] = {"qualifyingEvent": event.name, **data["inputs"]}
+    if end >= now.date():
+        data["warnings"].insert(
+            0,
+            f"end {end} is not over yet (UTC): its windows miss the rest of the day's events "
+            "and metric rows, so units and means read low",
+        )
+    return data
 
 
 def power_data(
@@ -399,11 +407,21 @@ def power_data(
         "weeks": request.weeks,
         "start": spec.first_day.isoformat(),
         "end": spec.end.isoformat(),
+        # The days each source's date macros got: the range actually read.
+        "readRanges": {
+            "qualifyingEvent": {"start": spec.first_day.isoformat(), "end": spec.end.isoformat()},
+            "metricSource": {
+                "start": spec.metric_first_day.isoformat(),
+                "end": spec.end.isoformat(),
+            },
+        },
         "metricWindowDays": request.metric_window_days,
+        "metricTimestampAsDay": spec.metric_as_day,
         "alpha": request.alpha,
         "effectiveAlpha": design.effective_alpha,
         "power": request.power,
         "alternative": request.alternative,
+        "sides": 2 if design.two_sided else 1,
         "groups": request.groups,
         "controlShare": design.control_share,
         "allocation": request.allocation,

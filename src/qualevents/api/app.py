@@ -1,7 +1,7 @@
 """``create_app(settings)``: the FastAPI application: one router of declared operations, its
 error handlers, the edge middlewares (``api.edge``), offline docs and a lifespan that closes
 the store and the warehouse. Imports ``config``, ``errors``, ``store``, ``keys``,
-``ratelimit``, ``reviews``, ``service``, ``wire``, ``api.*``.
+``ratelimit``, ``reviews``, ``service``, ``jobs``, ``wire``, ``api.*``.
 
 Every failure leaves in the contract's shape: our own errors, Starlette's HTTP errors and
 FastAPI's request validation errors through exception handlers (validation problems are
@@ -24,13 +24,21 @@ from starlette.responses import Response
 from qualevents import __version__
 from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
-from qualevents.api.errors import body_fields, error_response, from_http_status, from_problems
+from qualevents.api.errors import (
+    body_fields,
+    error_body,
+    error_response,
+    from_http_status,
+    from_problems,
+)
+from qualevents.api.routes import analyses, data, health, history, qualifying_events, reviews
 from qualevents.api.routes import assignment_sources as assignment_sources_routes
-from qualevents.api.routes import data, health, history, qualifying_events, reviews
 from qualevents.api.routes import metric_sources as metric_sources_routes
+from qualevents.api.routes import power as power_routes
 from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND, METRIC_SOURCE_RESERVED
 from qualevents.config import Settings
 from qualevents.errors import QualeventsError
+from qualevents.jobs import JobService
 from qualevents.keys import KeyService
 from qualevents.ratelimit import RateLimiter
 from qualevents.reviews import ReviewService
@@ -84,11 +92,18 @@ def create_app(
         rate_limiter=RateLimiter(store, settings.rate_limit),
         warehouse=warehouse,
         validator=validator,
+        jobs=JobService(
+            store,
+            getattr(validator, "runner", None),
+            timeout_s=settings.analysis_timeout_s,
+            render_error=error_body,
+        ),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        context.jobs.close()
         context.stop_threads()
         if close_on_shutdown:
             context.store.close()
@@ -140,6 +155,8 @@ def create_app(
     )
     app.include_router(assignment_sources_routes.scan_router)
     app.include_router(reviews.router)
+    app.include_router(analyses.router)
+    app.include_router(power_routes.router)
     app.include_router(health.router)
     # Added innermost first: Guard sees everything, BodyReader runs just before the router.
     app.add_middleware(

@@ -62,6 +62,8 @@ class AppContext:
     # view of the one review queue (app.create_app sets both).
     metric_sources: Any = None
     metric_source_reviews: Any = None
+    # Analyses as jobs (jobs.JobService; app.create_app sets it).
+    jobs: Any = None
     # Assignment sources, likewise (``context.assignment_sources.get(name).event`` is a
     # ``models.AssignmentSource``).
     assignment_sources: Any = None

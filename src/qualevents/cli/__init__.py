@@ -1,4 +1,5 @@
-"""The ``qualevents`` command: serve, keys, db, settings, events, validate, preview, daily.
+"""The ``qualevents`` command: serve, keys, db, settings, events, validate, preview, daily,
+filter-exposures, power, jobs.
 Imports everything below it; nothing imports it. Each command module registers its
 commands on the one Typer app in ``common``."""
 
@@ -6,7 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from qualevents.cli import admin, data, server  # noqa: F401 - they register commands
+from qualevents.cli import (  # noqa: F401 - they register commands
+    admin,
+    analyses,
+    data,
+    power,
+    server,
+)
 from qualevents.cli.common import app, err
 from qualevents.errors import QualeventsError
 

@@ -48,6 +48,41 @@ class Revision:
     kind: str = "qualifying_event"  # the source's kind (store.schema.DEFAULT_KIND)
 
 
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+ACTIVE_JOB_STATUSES = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One analysis request as the store keeps it (``store.jobs``). ``request``, ``sources``
+    (``[{"kind", "name", "revision"}]``), ``result``, ``error`` (the contract's error body)
+    and ``timings`` are JSON values; ``owner`` is the server instance that runs it."""
+
+    id: str
+    analysis: str  # "filter_exposures", "power"
+    source_kind: str
+    source_name: str
+    status: str  # JOB_STATUSES
+    request: dict[str, Any]
+    sources: list[dict[str, Any]]
+    owner: str
+    created_at: datetime
+    heartbeat_at: datetime
+    key_id: str | None = None
+    key_name: str | None = None
+    compiled_sql: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    timings: dict[str, Any] | None = None
+    cancel_requested: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.status not in ACTIVE_JOB_STATUSES
+
+
 class Store(Protocol):
     kind: str  # the kind of source this store reads and writes
 

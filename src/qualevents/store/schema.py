@@ -131,4 +131,32 @@ validation_reports = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("report", sa.Text, nullable=False),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+
+# Analysis jobs (issue 12): one row per analysis request, its result or error kept for the
+# event's history of analyses. ``owner`` is the server instance running it and
+# ``heartbeat_at`` when it last said so: a job whose heartbeat stopped is failed when read.
+analysis_jobs = sa.Table(
+    "analysis_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("analysis", sa.String(40), nullable=False),
+    sa.Column("source_kind", sa.String(40), nullable=False),
+    sa.Column("source_name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("sources", sa.Text, nullable=False),  # [{"kind", "name", "revision"}]
+    sa.Column("compiled_sql", sa.Text, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),  # the contract's error body
+    sa.Column("key_id", sa.String(64), nullable=True),
+    sa.Column("key_name", sa.String(200), nullable=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("timings", sa.Text, nullable=True),  # {"queuedMs", "runMs", ...}
+    sa.Index("ix_analysis_jobs_source", "source_kind", "source_name", "created_at"),
+    sa.Index("ix_analysis_jobs_status", "status"),
 )

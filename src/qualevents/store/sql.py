@@ -1,6 +1,6 @@
 """SQLStore: the Store on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
 Imports ``models``, ``errors``, ``store.base``, ``store.engine``, ``store.schema``,
-``store.reviews``, ``store.ratelimits``, ``store.sessions``, ``store.reports``,
+``store.reviews``, ``store.ratelimits``, ``store.jobs``, ``store.sessions``, ``store.reports``,
 ``store.cached``, ``store.migrate``.
 
 Every statement is a Core statement executed through a SQLAlchemy ``Connection``; a write is
@@ -47,6 +47,7 @@ from qualevents.store.engine import (
     translate_errors,
     utc_now,
 )
+from qualevents.store.jobs import JobsMixin
 from qualevents.store.migrate import upgrade
 from qualevents.store.ratelimits import RateLimitsMixin
 from qualevents.store.reports import ReportsMixin
@@ -92,7 +93,7 @@ _RENAME_HISTORY = (
 _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
 
 
-class SQLStore(ReviewsMixin, RateLimitsMixin, SessionsMixin, ReportsMixin):
+class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsMixin):
     """The Store protocol over one SQLAlchemy engine, for one kind of source
     (``for_kind`` gives the same store for another kind)."""
 

@@ -13,20 +13,30 @@ the query) or WarehouseError, with credentials, URLs and server paths scrubbed f
 message. PostgreSQL and DuckDB classify by the driver's exception classes and codes; the
 default ``translate`` (class names, then words of the message) is what the other drivers
 still use until the real-engines work gives each its own.
+
+Analysis jobs run their statements inside a :class:`StatementScope` (``statement_scope``):
+its deadline replaces the adapter's timeout (``statement_timeout_s``) and its ``cancel()``
+interrupts the statement running now, through the driver's own means (DuckDB's
+``interrupt()``, psycopg's ``connection.cancel()``, a DB-API cursor's ``cancel()`` where the
+driver has one: ``interrupt_statement``), from any thread.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import re
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 from sqlglot import exp
 
 from qualevents.errors import (
+    Cancelled,
     ConfigurationError,
     ErrorItem,
     QualeventsError,
@@ -41,7 +51,17 @@ from qualevents.sql.schema import Column, normalize_type
 from qualevents.warehouse.options import Parser, url_parts
 from qualevents.warehouse.pool import Pool
 
-__all__ = ["DBAPIWarehouse", "Row", "Warehouse", "import_driver", "missing_driver", "url_parts"]
+__all__ = [
+    "DBAPIWarehouse",
+    "Row",
+    "StatementScope",
+    "Warehouse",
+    "current_scope",
+    "import_driver",
+    "missing_driver",
+    "statement_scope",
+    "url_parts",
+]
 
 Row = dict[str, Any]
 _URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
@@ -61,6 +81,119 @@ _UNAVAILABLE_KINDS = (
     "auth",
 )
 _REJECTED_KINDS = ("programming", "syntax", "badrequest", "notfound", "dataerror", "query")
+
+
+class StatementScope:
+    """The limits of the statements one piece of work (an analysis job) runs: one deadline
+    for all of them (``timeout_s`` from ``begin()``) and a switch, ``cancel()``, that any
+    thread may throw. Either stops the work: the statement running now is interrupted (again
+    and again until it ends: a driver may drop an interruption that arrives while the query
+    is still being planned) and the next is refused."""
+
+    RETRY_S = 0.05
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
+        self.reason: str | None = None  # "cancelled" | "timeout"
+        self._lock = threading.Lock()
+        self._interrupts: dict[int, Callable[[], None]] = {}
+        self._tokens = itertools.count()
+        self._timer: threading.Timer | None = None
+        self._interrupter: threading.Thread | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.reason == "cancelled"
+
+    @property
+    def stopped(self) -> bool:
+        return self.reason is not None
+
+    def remaining_s(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())
+
+    def begin(self) -> None:
+        """Start the clock: the work stops ``timeout_s`` from now."""
+        self.deadline = time.monotonic() + self.timeout_s
+        self._timer = threading.Timer(self.timeout_s, self._stop, ("timeout",))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def end(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def cancel(self) -> None:
+        """Interrupt the running statement (if any); later statements are refused."""
+        self._stop("cancelled")
+
+    def _stop(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            if self._interrupter is None:
+                self._interrupter = threading.Thread(
+                    target=self._interrupt_until_idle, name="qualevents-interrupt", daemon=True
+                )
+                self._interrupter.start()
+
+    def _interrupt_until_idle(self) -> None:
+        while True:
+            with self._lock:
+                interrupts = list(self._interrupts.values())
+            if not interrupts:
+                return
+            for interrupt in interrupts:
+                with suppress(Exception):  # the statement may have just finished
+                    interrupt()
+            time.sleep(self.RETRY_S)
+
+    def check(self) -> None:
+        """Cancelled (409) once cancelled, WarehouseTimeout (504) once past the deadline."""
+        if self.reason == "cancelled":
+            raise Cancelled("The job was cancelled", [ErrorItem((), "Cancelled on request")])
+        if self.reason == "timeout":
+            message = (
+                f"The analysis ran longer than its {self.timeout_s:g} s timeout "
+                "(QUALEVENTS_ANALYSIS_TIMEOUT_S)"
+            )
+            raise WarehouseTimeout(message, [ErrorItem((), message)])
+
+    @contextmanager
+    def running(self, interrupt: Callable[[], None]) -> Iterator[None]:
+        """While the block runs a statement, stopping the work calls ``interrupt``."""
+        self.check()
+        with self._lock:
+            token = next(self._tokens)
+            self._interrupts[token] = interrupt
+            stopped = self.reason is not None
+        try:
+            if stopped:  # stopped between the check and the registration
+                self.check()
+            yield
+        finally:
+            with self._lock:
+                self._interrupts.pop(token, None)
+
+
+_scope = threading.local()
+
+
+def current_scope() -> StatementScope | None:
+    """The scope the calling thread's statements run in (None: the adapter's own limits)."""
+    return getattr(_scope, "value", None)
+
+
+@contextmanager
+def statement_scope(scope: StatementScope) -> Iterator[StatementScope]:
+    """Run this thread's statements in ``scope`` for the block."""
+    previous = current_scope()
+    _scope.value = scope
+    try:
+        yield scope
+    finally:
+        _scope.value = previous
 
 
 def missing_driver(extra: str, package: str) -> ConfigurationError:
@@ -137,14 +270,49 @@ class Warehouse(ABC):
     def close(self) -> None:  # noqa: B027 - adapters without a connection have nothing to do
         """Release the connection (the adapter reconnects if used again)."""
 
+    def statement_timeout_s(self) -> float:
+        """The timeout of the next statement: the adapter's, or what is left of the calling
+        thread's scope (an analysis job's own timeout)."""
+        scope = current_scope()
+        return self.timeout_s if scope is None else scope.remaining_s()
+
+    @contextmanager
+    def interruptible(self, interrupt: Callable[[], None]) -> Iterator[None]:
+        """Run a statement that the calling thread's scope may cancel with ``interrupt``
+        (a no-op outside a scope)."""
+        scope = current_scope()
+        if scope is None:
+            yield
+            return
+        with scope.running(interrupt):
+            yield
+
+    def interrupt_statement(self, connection: Any, cursor: Any) -> None:
+        """Stop the statement ``cursor`` runs on ``connection``, from another thread: the
+        DB-API cursor's ``cancel()`` where the driver has one (Trino, Databricks), else the
+        connection's (psycopg: ``cancel_safe()``, or ``cancel()`` before 3.2)."""
+        for target in (cursor, connection):
+            for method in ("cancel_safe", "cancel"):
+                cancel = getattr(target, method, None)
+                if callable(cancel):
+                    cancel()
+                    return
+
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
-        """Driver exceptions in the block become qualevents errors."""
+        """Driver exceptions in the block become qualevents errors (Cancelled when the
+        calling thread's scope was cancelled: the driver's error is the interruption)."""
         try:
             yield
         except QualeventsError:
+            scope = current_scope()
+            if scope is not None:
+                scope.check()
             raise
         except Exception as error:
+            scope = current_scope()
+            if scope is not None:
+                scope.check()
             translated = self.translate(error)
             if isinstance(translated, WarehouseUnavailable):
                 with suppress(Exception):  # reconnect on the next call
@@ -188,6 +356,13 @@ class Warehouse(ABC):
         )
 
     def timeout_error(self) -> WarehouseTimeout:
+        scope = current_scope()
+        if scope is not None:
+            message = (
+                f"The {self.NAME} analysis ran longer than its {scope.timeout_s:g} s timeout "
+                "(QUALEVENTS_ANALYSIS_TIMEOUT_S)"
+            )
+            return WarehouseTimeout(message, [ErrorItem((), message)])
         message = f"The {self.NAME} query ran longer than the {self.timeout_s:g} s timeout"
         return WarehouseTimeout(message, [ErrorItem((), message)])
 
@@ -318,7 +493,8 @@ class DBAPIWarehouse(Warehouse):
                 for statement in self._statement_begin():
                     cursor.execute(statement)
                 try:
-                    yield connection, cursor
+                    with self.interruptible(lambda: self.interrupt_statement(connection, cursor)):
+                        yield connection, cursor
                 finally:
                     for statement in self._statement_end():
                         cursor.execute(statement)

@@ -289,9 +289,10 @@ class DuckDBWarehouse(Warehouse):
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cursor = self._conn().cursor()
-        token = self._watchdog.watch(cursor, self.timeout_s)
+        token = self._watchdog.watch(cursor, self.statement_timeout_s())
         try:
-            yield cursor
+            with self.interruptible(cursor.interrupt):
+                yield cursor
         finally:
             self._watchdog.release(token)
             cursor.close()

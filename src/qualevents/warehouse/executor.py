@@ -2,7 +2,8 @@
 (apart from the threads the store's calls use) with a per-key limit on concurrent
 warehouse requests. Imports ``errors`` only.
 
-The API awaits one method, ``await runner.run(key_id, function, *args, lane=...)``. In the
+The API awaits one method, ``await runner.run(key_id, function, *args, lane=...)``
+(analysis jobs, which outlive their request, use ``submit``: the same limits, a future). In the
 ``ROWS`` lane (preview, daily) a key with ``per_key`` requests already running or queued
 gets :class:`~qualevents.errors.WarehouseBusy` (429 with ``Retry-After``), and so does any
 request once ``max_pending`` are in flight, so a burst of slow previews from one key
@@ -152,6 +153,19 @@ class WarehouseRunner:
     ) -> T:
         """``function(*args, **kwargs)`` on a warehouse thread of ``lane``; WarehouseBusy
         (429) when ``key_id`` or the lane is at its limit."""
+        return await asyncio.wrap_future(self.submit(key_id, function, *args, lane=lane, **kwargs))
+
+    def submit(
+        self,
+        key_id: str | None,
+        function: Callable[..., T],
+        *args: Any,
+        lane: str = ROWS,
+        **kwargs: Any,
+    ) -> Future[T]:
+        """``run`` without waiting (analysis jobs outlive the request that starts them):
+        WarehouseBusy (429) at once when ``key_id`` or the lane is at its limit, else the
+        future of ``function``, whose slot is released when it finishes."""
         chosen = self._lanes[lane]
         self._enter(chosen, key_id)
         try:
@@ -162,7 +176,7 @@ class WarehouseRunner:
             self._leave(chosen, key_id)
             raise
         future.add_done_callback(functools.partial(self._leave, chosen, key_id))
-        return await asyncio.wrap_future(future)
+        return future
 
     def close(self) -> None:
         with self._lock:

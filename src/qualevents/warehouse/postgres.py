@@ -120,7 +120,7 @@ class PostgresWarehouse(DBAPIWarehouse):
 
     @property
     def timeout_ms(self) -> int:
-        return max(1, int(self.timeout_s * 1000))
+        return max(1, int(self.statement_timeout_s() * 1000))
 
     def _connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(

@@ -16,6 +16,7 @@ DESCRIPTIONS = {
     403: "The key may not do this (read-only key, read-only event)",
     404: "No such name",
     408: "The request body did not arrive in time",
+    409: "The resource's state forbids it (a job already finished, or cancelled)",
     412: "If-Match is not the current ETag",
     413: "Request body too large",
     415: "Request body is not JSON",
