@@ -131,6 +131,7 @@ validation_reports = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("report", sa.Text, nullable=False),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
 
 # Analysis jobs (issue 12): one row per analysis request, its result or error kept for the
 # event's history of analyses. ``owner`` is the server instance running it and
