@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from qualevents.api.deps import context_of
-from qualevents.console import data, forms, pages
+from qualevents.console import analyses, data, forms, pages
 from qualevents.console.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -134,6 +134,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(forms.router)
     app.include_router(data.router)
+    app.include_router(analyses.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="console-static")
     api_http = app.exception_handlers[StarletteHTTPException]
     api_ours = app.exception_handlers[QualeventsError]

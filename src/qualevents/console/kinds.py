@@ -23,6 +23,7 @@ class ConsoleKind:
     fields: tuple[Field, ...] = FIELDS  # its form's fields
     daily: bool = True  # has daily counts
     scan: bool = False  # has the experiments scan
+    analyses: bool = False  # has the exposure-filter and power analyses
 
     @property
     def label(self) -> str:
@@ -42,7 +43,7 @@ class ConsoleKind:
 
 
 KINDS: tuple[ConsoleKind, ...] = (
-    ConsoleKind("qualifying_event", QUALIFYING_EVENTS),
+    ConsoleKind("qualifying_event", QUALIFYING_EVENTS, analyses=True),
     ConsoleKind("metric_source", METRIC_SOURCES),
     ConsoleKind("assignment_source", ASSIGNMENT_SOURCES, ASSIGNMENT_FIELDS, daily=False, scan=True),
 )
