@@ -68,7 +68,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     )
     secret = made.stdout.strip().splitlines()[-1]
     assert secret.startswith("console-")
-    with running_server(workdir, "--demo") as url:
+    # --demo loads its data set first: on a loaded machine that takes a while
+    with running_server(workdir, "--demo", startup_s=300) as url:
         yield url, secret
         log = next(workdir.glob("server-*.log")).read_text()
         assert secret not in log  # the key never reaches the log
@@ -249,3 +250,37 @@ def test_phone_width_and_no_script(server, shots: Path):
         assert "Preview of added_to_cart" in driver.page_source
     finally:
         driver.quit()
+
+
+def test_the_analyses_in_the_browser(server, browser, shots: Path):
+    """On the demo: filter an experiment's exposures by the demo's qualifying event, then a
+    power analysis on it; each job's page works, then shows its tables and charts."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    url, secret = server
+    driver = browser
+    _sign_in(driver, url, secret)
+    driver.get(url + "/sources/qualifying_event/added_to_cart")
+    driver.find_element(By.LINK_TEXT, "Filter an experiment's exposures").click()
+    Select(_wait(driver, "#a-assignmentSource")).select_by_visible_text("shoppy_exposures")
+    driver.find_element(By.ID, "a-experimentID").send_keys("free_shipping_banner")
+    driver.find_element(By.ID, "a-windowAmount").send_keys("1")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _wait(driver, "table.groups")  # the job's page refreshes itself until then
+    assert "Bias check:" in driver.page_source
+    assert driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
+    driver.set_window_size(1280, 1500)
+    driver.save_screenshot(str(shots / "filter-exposures.png"))
+    driver.set_window_size(1280, 900)
+
+    driver.get(url + "/sources/qualifying_event/added_to_cart/power")
+    Select(_wait(driver, "#a-metricSource")).select_by_visible_text("purchases")
+    driver.find_element(By.ID, "a-valueColumn").send_keys("price_usd")
+    driver.find_element(By.ID, "a-cupedPreDays").send_keys("7")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _wait(driver, "table.durations")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "table.durations tbody tr")) == 4
+    assert len(driver.find_elements(By.CSS_SELECTOR, "svg.chart")) == 2
+    driver.set_window_size(1280, 1500)
+    driver.save_screenshot(str(shots / "power.png"))

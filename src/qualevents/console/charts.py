@@ -51,13 +51,14 @@ def bar_chart(
         f'class="chart" role="img" aria-labelledby="chart-title">',
         f'<title id="chart-title">{escape(title)}</title>',
     ]
+    decimals = 0 if (top / 4).is_integer() else 1
     for i in range(5):
         value = top * i / 4
         y = TOP + plot_h - plot_h * i / 4
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{value:,.0f}</text>"
+            f"{value:,.{decimals}f}</text>"
         )
     for i, (label, value) in enumerate(points):
         height = plot_h * value / top if top else 0
