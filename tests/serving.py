@@ -28,9 +28,15 @@ class ServerFailed(RuntimeError):
 
 
 @contextmanager
-def running_server(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_server(
+    workdir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    startup_s: float = STARTUP_SECONDS,
+) -> Iterator[str]:
     """``qualevents serve ARGS`` on a free port (``env``: extra QUALEVENTS_* settings);
-    yields its base URL. Its log is ``server-PORT.log`` in ``workdir``."""
+    yields its base URL once it answers (within ``startup_s``). Its log is
+    ``server-PORT.log`` in ``workdir``."""
     port = free_port()
     log_path = workdir / f"server-{port}.log"
     env = {
@@ -44,7 +50,7 @@ def running_server(workdir: Path, *args: str, env: dict[str, str] | None = None)
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
+            deadline = time.monotonic() + startup_s
             while True:  # readiness polling, bounded by the deadline
                 if process.poll() is not None:
                     raise ServerFailed(f"server exited:\n{log_path.read_text()[-4000:]}")

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("validation", "keys", "ratelimit"),
     ("service", "reviews", "jobs"),
     ("api",),
+    ("console",),  # the web console: beside the API, on api.deps; the API never imports it
     ("runtime",),
     ("cli",),
 ]

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
         description="Per-key rate limit: 'off', 'statsig' (100/10s and 900/15min) or "
         "'N/SECONDS[,N/SECONDS...]'",
     )
+    console_session_idle_hours: float = Field(
+        12.0, gt=0, description="A web console session ends after this many idle hours"
+    )
     log_level: str = "info"
 
     @field_validator("database_url")

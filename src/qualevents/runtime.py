@@ -1,7 +1,8 @@
 """The composition root: opens the store, the warehouse and the validator from Settings and
-hands them to ``create_app``, after the checks that must fail before a server starts.
-Imports ``config``, ``errors``, ``store``, ``warehouse``, ``validation``, ``api``. Used by
-``qualevents serve`` (one call per worker process) and the CLI.
+hands them to ``create_app`` (the web console added by ``console.install``), after the checks
+that must fail before a server starts. Imports ``config``, ``errors``, ``store``,
+``warehouse``, ``validation``, ``api``, ``console``. Used by ``qualevents serve`` (one call
+per worker process) and the CLI.
 """
 
 from __future__ import annotations
@@ -185,8 +186,12 @@ def build_app(settings: Settings) -> FastAPI:
         logging.getLogger("qualevents").warning(hint)
     warehouse = open_warehouse_for(settings)
     validator = validator_for(settings, warehouse)
-    return create_app(
-        settings, store=store, warehouse=warehouse, validator=validator, close_on_shutdown=True
+    from qualevents.console import install
+
+    return install(
+        create_app(
+            settings, store=store, warehouse=warehouse, validator=validator, close_on_shutdown=True
+        )
     )
 
 

@@ -6,6 +6,7 @@ CLI. Imports ``models``, ``errors``, ``store``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from qualevents.errors import (
     InvalidRequest,
     NotFound,
     PreconditionFailed,
+    QualeventsError,
     ValidationFailed,
     name_in_use,
     revision_mismatch,
@@ -30,6 +32,7 @@ from qualevents.models import (
 from qualevents.models import Owner as EventOwner
 from qualevents.store.base import Actor, Page, Revision, Store
 
+log = logging.getLogger("qualevents.service")
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 # Each failed attempt means another writer committed in between, so N concurrent PATCHes
@@ -122,7 +125,8 @@ class QualifyingEventService:
             if self.store.get_event(event.name, fresh=True) is not None:
                 raise name_in_use(event.name, self.noun)
             return WriteResult(event, None, report, dry_run=True)
-        return WriteResult(event, self.store.create_event(event, actor), report, dry_run=False)
+        stored = self.store.create_event(event, actor)
+        return self._kept(WriteResult(event, stored, report, dry_run=False))
 
     def _check_name(self, name: str) -> None:
         if name in self.reserved_names:
@@ -211,13 +215,26 @@ class QualifyingEventService:
             stored = self.store.rename_event(
                 renamed_from, event, actor, action=action, expected_revision=expected_revision
             )
-            return WriteResult(event, stored, report, dry_run=False)
+            return self._kept(WriteResult(event, stored, report, dry_run=False))
         if dry_run:
             return WriteResult(event, None, report, dry_run=True)
         stored = self.store.replace_event(
             event, actor, action=action, expected_revision=expected_revision
         )
-        return WriteResult(event, stored, report, dry_run=False)
+        return self._kept(WriteResult(event, stored, report, dry_run=False))
+
+    def _kept(self, result: WriteResult) -> WriteResult:
+        """``result``, once its report is kept as the source's state (the console's list
+        shows it without asking the warehouse), where the store keeps reports."""
+        keep = getattr(self.store, "save_validation_report", None)
+        if keep is not None and result.stored is not None:
+            report = result.report
+            as_dict = report.to_dict() if hasattr(report, "to_dict") else None
+            try:
+                keep(result.stored.event.name, result.stored.revision, as_dict)
+            except QualeventsError:  # the write itself is committed: keep its answer
+                log.warning("could not keep the validation report of %r", result.event.name)
+        return result
 
     def delete(self, name: str, actor: Actor, *, expected_revision: int | None = None) -> None:
         self.store.delete_event(name, actor, expected_revision=expected_revision)
@@ -263,7 +280,7 @@ class QualifyingEventService:
             stored = self.store.replace_event(
                 event, actor, action="restore", expected_revision=expected_revision
             )
-        return WriteResult(event, stored, report, dry_run=False)
+        return self._kept(WriteResult(event, stored, report, dry_run=False))
 
     def audit_log(
         self,

@@ -106,6 +106,33 @@ cache_generations = sa.Table(
     sa.Column("generation", sa.Integer, nullable=False),
 )
 
+# Signed-in browsers of the web console (migration 0008): a session is the SHA-256 of its
+# cookie's random token (the token itself is never stored), the key it acts as, and the
+# CSRF token its forms carry. A revoked key's sessions stop with it (the key is read with
+# the session, every request).
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_console_sessions_key_id", "key_id"),
+)
+
+# The validation report of each source's last write (migration 0008): what the console's
+# list shows as the source's state, without a warehouse call.
+validation_reports = sa.Table(
+    "validation_reports",
+    metadata,
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Analysis jobs (issue 12): one row per analysis request, its result or error kept for the
 # event's history of analyses. ``owner`` is the server instance running it and
 # ``heartbeat_at`` when it last said so: a job whose heartbeat stopped is failed when read.

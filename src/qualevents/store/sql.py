@@ -1,6 +1,7 @@
 """SQLStore: the Store on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
 Imports ``models``, ``errors``, ``store.base``, ``store.engine``, ``store.schema``,
-``store.reviews``, ``store.ratelimits``, ``store.jobs``, ``store.cached``, ``store.migrate``.
+``store.reviews``, ``store.ratelimits``, ``store.jobs``, ``store.sessions``, ``store.reports``,
+``store.cached``, ``store.migrate``.
 
 Every statement is a Core statement executed through a SQLAlchemy ``Connection``; a write is
 one transaction (``BEGIN IMMEDIATE`` on SQLite, see store/engine.py). PostgreSQL relies on
@@ -49,8 +50,10 @@ from qualevents.store.engine import (
 from qualevents.store.jobs import JobsMixin
 from qualevents.store.migrate import upgrade
 from qualevents.store.ratelimits import RateLimitsMixin
+from qualevents.store.reports import ReportsMixin
 from qualevents.store.reviews import ReviewsMixin
 from qualevents.store.schema import DEFAULT_KIND, api_keys, qualifying_events, revisions
+from qualevents.store.sessions import SessionsMixin
 
 # The hot statements are built once, with bound parameters, and executed with a dict of
 # values: building a statement and its cache key costs more than SQLite running it.
@@ -90,7 +93,7 @@ _RENAME_HISTORY = (
 _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
 
 
-class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin):
+class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsMixin):
     """The Store protocol over one SQLAlchemy engine, for one kind of source
     (``for_kind`` gives the same store for another kind)."""
 
