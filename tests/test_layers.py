@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("store",),
     ("validation", "keys", "ratelimit"),
     ("service", "reviews"),
+    ("sync",),
     ("api",),
     ("runtime",),
     ("cli",),

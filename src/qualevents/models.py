@@ -88,6 +88,9 @@ class QualifyingEvent(_Part):
     skip_validation: bool | None = None
     all_columns: list[str] | None = None
     column_types: list[str] | None = None
+    # The sync id of the folder whose ``qualevents apply`` manages the source (set by apply,
+    # absent otherwise); ``apply --prune`` deletes only sources carrying its own.
+    managed_by: str | None = None
 
     @property
     def effective_source_type(self) -> SourceType:
@@ -176,7 +179,14 @@ def _length_problems(event: QualifyingEvent) -> list[ErrorItem]:
     found = _too_long(("name",), event.name, MAX_NAME_LENGTH)
     found += _too_long(("description",), event.description, MAX_DESCRIPTION_LENGTH)
     found += _too_long(("sql",), event.sql, MAX_SQL_LENGTH)
-    for field in ("timestamp_column", "table_name", "date_partition_column", "team", "team_id"):
+    for field in (
+        "timestamp_column",
+        "table_name",
+        "date_partition_column",
+        "team",
+        "team_id",
+        "managed_by",
+    ):
         found += _too_long((field,), getattr(event, field), MAX_IDENTIFIER_LENGTH)
     found += _too_many(("tags",), event.tags, MAX_TAGS)
     for i, tag in enumerate(event.tags or []):

@@ -25,7 +25,7 @@ from qualevents import __version__
 from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
 from qualevents.api.errors import error_response, from_http_status, from_problems
-from qualevents.api.routes import data, health, history, qualifying_events, reviews
+from qualevents.api.routes import data, health, history, qualifying_events, reviews, sync
 from qualevents.api.routes import metric_sources as metric_sources_routes
 from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND, METRIC_SOURCE_RESERVED
 from qualevents.config import Settings
@@ -125,6 +125,7 @@ def create_app(
     app.include_router(data.data_router(qualifying_events.QUALIFYING_EVENTS))
     app.include_router(data.data_router(metric_sources_routes.METRIC_SOURCES))
     app.include_router(reviews.router)
+    app.include_router(sync.router)
     app.include_router(health.router)
     # Added innermost first: Guard sees everything, BodyReader runs just before the router.
     app.add_middleware(
