@@ -11,6 +11,7 @@ from qualevents.cli import (  # noqa: F401 - they register commands
     admin,
     data,
     folders,
+    imports,
     server,
 )
 from qualevents.cli.common import app, err
