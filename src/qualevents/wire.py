@@ -477,8 +477,13 @@ class ApplyBody(WireModel):
                 {
                     "syncId": "analytics",
                     "changes": [
-                        {"kind": "qualifying_event", "name": "Purchases", "action": "create",
-                         "baseRevision": None, "data": EXAMPLE_EVENT}
+                        {
+                            "kind": "qualifying_event",
+                            "name": "Purchases",
+                            "action": "create",
+                            "baseRevision": None,
+                            "data": EXAMPLE_EVENT,
+                        }
                     ],
                 }
             ]

@@ -401,13 +401,13 @@ def make_plan(where: Local | Remote, folder_path: Path, prune: bool) -> dict[str
 def _print_folder_error(error: QualeventsError) -> None:
     from rich.markup import escape
 
-    err.print(f"[red]error:[/red] {escape(error.message)}")
+    err.print(f"[red]error:[/red] {escape(error.message)}", highlight=False, soft_wrap=True)
     for item in error.errors:
         if "file" in item.extra:
             where = f"{item.extra['file']}:{item.extra['line']}:{item.extra['column']}: "
         else:
             where = f"{'.'.join(map(str, item.loc))}: " if item.loc else ""
-        err.print(f"  {escape(where + item.message)}")
+        err.print(f"  {escape(where + item.message)}", highlight=False, soft_wrap=True)
 
 
 @app.command(rich_help_panel=PANEL)
