@@ -158,9 +158,20 @@ class _Call:
     headers: dict[str, str] | None = None
 
 
-# Each kind's base path, and where its list is (Statsig lists metric sources at /list).
-BASES = {"qualifying_event": BASE, "metric_source": "/console/v1/metrics/metric_source"}
+# Each kind's base path, and where its list is (Statsig lists metric sources at /list, and
+# lists and creates assignment sources at /assignment_sources, each one at its singular).
+BASES = {
+    "qualifying_event": BASE,
+    "metric_source": "/console/v1/metrics/metric_source",
+    "assignment_source": "/console/v1/experiments/assignment_source",
+}
 LIST_PATHS = {"metric_source": "/list"}
+COLLECTIONS = {"assignment_source": "/console/v1/experiments/assignment_sources"}
+
+
+def _collection(kind: str) -> str:
+    """Where ``kind``'s sources are listed (plus ``LIST_PATHS``) and created."""
+    return COLLECTIONS.get(kind) or _base(kind)
 
 
 def _base(kind: str) -> str:
@@ -231,7 +242,7 @@ class _Endpoints:
         self, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
     ) -> Any:
         """One page: ``data`` is a list of ``QualifyingEvent``, with ``pagination``."""
-        path = _base(kind) + LIST_PATHS.get(kind, "")
+        path = _collection(kind) + LIST_PATHS.get(kind, "")
         return self._run(_Call("GET", path, _EVENTS, params={"limit": limit, "page": page}))
 
     def create_qualifying_event(
@@ -242,7 +253,7 @@ class _Endpoints:
         kind: str = "qualifying_event",
     ) -> Any:
         body = {**_as_body(event), "dryRun": True} if dry_run else _as_body(event)
-        return self._run(_Call("POST", _base(kind), _EVENT, json=body))
+        return self._run(_Call("POST", _collection(kind), _EVENT, json=body))
 
     def get_qualifying_event(self, name: str, *, kind: str = "qualifying_event") -> Any:
         """``data`` is the ``QualifyingEvent``; ``etag`` is what ``if_match=`` takes."""

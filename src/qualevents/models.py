@@ -1,5 +1,6 @@
-"""Domain objects: QualifyingEvent and its parts, with the invariants that hold for every
-stored definition. Imports only ``errors``.
+"""Domain objects: the sources (QualifyingEvent, which metric sources share, and
+AssignmentSource) and their parts, with the invariants that hold for every stored
+definition; ``source_model(kind)`` names each kind's class. Imports only ``errors``.
 
 Fields are snake_case; the wire's camelCase lives in ``wire.py``. ``None`` means "never
 written": such a field is left out of responses, so a read returns exactly what was written
@@ -13,7 +14,7 @@ import enum
 import unicodedata
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -145,6 +146,132 @@ class QualifyingEvent(_Part):
         if found:
             raise ValidationFailed(errors=found)
         return self
+
+    def named_columns(self) -> list[tuple[str, str]]:
+        """Columns of the query's output this kind names beyond the timestamp and the unit
+        ids, as (field, wire name) to check against the output schema: none."""
+        return []
+
+
+class AssignmentSource(_Part):
+    """Exposures: which unit was exposed to which group of which experiment, and when.
+    The query shape of a qualifying event (no table, partition or custom fields) plus the
+    experiment and group columns; ``scheduled_reload_hour`` is stored and returned
+    (qualevents scans on request, it schedules nothing)."""
+
+    name: str
+    description: str = ""
+    tags: list[str] | None = None
+    sql: str | None = None
+    timestamp_column: str | None = None
+    experiment_id_column: str | None = None
+    group_id_column: str | None = None
+    group_name_column: str | None = None
+    id_type_mapping: list[IdTypeMapping] | None = None
+    scheduled_reload_hour: int | None = None
+    is_read_only: bool | None = None
+    is_verified: bool | None = None
+    owner: Owner | None = None
+    team: str | None = None
+    team_id: str | None = None
+    # As a qualifying event's: the folder whose ``qualevents apply`` manages it.
+    managed_by: str | None = None
+
+    # What a qualifying event has and an assignment source never does, so the shared query
+    # builders and checks (sql.queries, sql.checks, validation) read it as a query source.
+    source_type: ClassVar[None] = None
+    table_name: ClassVar[None] = None
+    date_partition_column: ClassVar[None] = None
+    custom_field_mapping: ClassVar[None] = None
+    timestamp_as_day: ClassVar[None] = None
+    skip_validation: ClassVar[None] = None
+    all_columns: ClassVar[None] = None
+    column_types: ClassVar[None] = None
+    disable_cure: ClassVar[None] = None
+    declared_schema: ClassVar[None] = None
+    effective_source_type: ClassVar[SourceType] = SourceType.QUERY
+
+    to_document = QualifyingEvent.to_document
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> AssignmentSource:
+        return cls.model_validate(document)
+
+    def named_columns(self) -> list[tuple[str, str]]:
+        """The experiment, group and (when mapped) group-name columns, as (field, wire
+        name), checked against the query's output like the timestamp column."""
+        named = [
+            ("experiment_id_column", "experimentIDColumn"),
+            ("group_id_column", "groupIDColumn"),
+            ("group_name_column", "groupNameColumn"),
+        ]
+        return [(field, wire) for field, wire in named if (getattr(self, field) or "").strip()]
+
+    def problems(self) -> list[ErrorItem]:
+        """Every broken invariant, all at once (empty when the definition is well-formed)."""
+        found = _name_problems(self.name)
+        found += _too_long(("name",), self.name, MAX_NAME_LENGTH)
+        found += _too_long(("description",), self.description, MAX_DESCRIPTION_LENGTH)
+        found += _too_long(("sql",), self.sql, MAX_SQL_LENGTH)
+        for field in (
+            "timestamp_column",
+            "experiment_id_column",
+            "group_id_column",
+            "group_name_column",
+            "team",
+            "team_id",
+            "managed_by",
+        ):
+            found += _too_long((field,), getattr(self, field), MAX_IDENTIFIER_LENGTH)
+        found += _too_many(("tags",), self.tags, MAX_TAGS)
+        for i, tag in enumerate(self.tags or []):
+            found += _too_long(("tags", i), tag, MAX_TAG_LENGTH)
+        found += _too_many(("id_type_mapping",), self.id_type_mapping, MAX_ID_TYPE_MAPPINGS)
+        if self.sql is None:
+            found.append(ErrorItem(("sql",), "Required"))
+        elif not self.sql.strip():
+            found.append(ErrorItem(("sql",), "Must not be empty: the query of the exposures"))
+        for field, what in (
+            ("timestamp_column", "the exposure's timestamp column"),
+            ("experiment_id_column", "the column holding the experiment id"),
+            ("group_id_column", "the column holding the group id"),
+        ):
+            if not (getattr(self, field) or "").strip():
+                found.append(ErrorItem((field,), f"Required: {what}"))
+        if self.group_name_column is not None and not self.group_name_column.strip():
+            found.append(ErrorItem(("group_name_column",), "Must not be empty when given"))
+        hour = self.scheduled_reload_hour
+        if hour is not None and not 0 <= hour <= 23:
+            found.append(
+                ErrorItem(("scheduled_reload_hour",), f"Must be an hour from 0 to 23 (got {hour})")
+            )
+        found += _id_type_mapping_problems(self.id_type_mapping)
+        return found
+
+    check = QualifyingEvent.check
+
+    def as_event(self) -> QualifyingEvent:
+        """The same rows as a qualifying-event definition (for the analyses' queries)."""
+        return QualifyingEvent(
+            name=self.name,
+            sql=self.sql,
+            timestamp_column=self.timestamp_column,
+            id_type_mapping=self.id_type_mapping,
+        )
+
+
+# Each kind of source and its domain class (metric sources have a qualifying event's shape).
+SOURCE_MODELS: dict[str, type[QualifyingEvent] | type[AssignmentSource]] = {
+    "qualifying_event": QualifyingEvent,
+    "metric_source": QualifyingEvent,
+    "assignment_source": AssignmentSource,
+}
+Source = QualifyingEvent | AssignmentSource
+
+
+def source_model(kind: str) -> type[QualifyingEvent] | type[AssignmentSource]:
+    """The domain class of ``kind``'s sources (a qualifying event's unless named)."""
+    return SOURCE_MODELS.get(kind, QualifyingEvent)
 
 
 def _name_problems(name: str) -> list[ErrorItem]:
@@ -317,7 +444,7 @@ class StoredQualifyingEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    event: QualifyingEvent
+    event: QualifyingEvent | AssignmentSource
     created_at: datetime
     updated_at: datetime
     revision: int

@@ -17,7 +17,7 @@ from qualevents.errors import (
     QualifyingEventNotFound,
     revision_mismatch,
 )
-from qualevents.models import ChangeRequest, ChangeRequestStatus, QualifyingEvent
+from qualevents.models import ChangeRequest, ChangeRequestStatus, Source
 from qualevents.service import QualifyingEventService, merge_changes
 from qualevents.store.base import Actor, Page
 
@@ -59,7 +59,7 @@ class ReviewService:
         name: str,
         actor: Actor,
         *,
-        event: QualifyingEvent | None = None,
+        event: Source | None = None,
         changes: dict[str, Any] | None = None,
         expected_revision: int | None = None,
     ) -> ChangeRequest:
@@ -125,7 +125,7 @@ class ReviewService:
                 [ErrorItem((), exc.message)],
             ) from exc
 
-    def _event_to_apply(self, request: ChangeRequest) -> QualifyingEvent | None:
+    def _event_to_apply(self, request: ChangeRequest) -> Source | None:
         if request.action == "delete":
             return None
         if request.action == "patch":
@@ -137,7 +137,7 @@ class ReviewService:
                 )
             event = merge_changes(current.event, request.payload or {})
         else:
-            event = QualifyingEvent.from_document(request.payload or {})
+            event = self.services[request.kind].model.from_document(request.payload or {})
         self.services[request.kind].check(event)
         return event
 

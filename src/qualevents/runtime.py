@@ -127,24 +127,32 @@ def prepare_warehouse(settings: Settings) -> None:
 
 
 def ensure_demo_sources(store: Any) -> list[str]:
-    """With ``--demo``: the demo's qualifying event and metric source
+    """With ``--demo``: the demo's qualifying event, metric source and assignment source
     (``warehouse.demo``'s bodies, checked against the demo data by its tests), created once;
     a name already taken in its kind is left as it is. Returns ``kind/name`` of each one
     created."""
     from qualevents.api.convert import event_from_body
     from qualevents.errors import NameInUse
+    from qualevents.models import source_model
     from qualevents.service import QualifyingEventService
     from qualevents.store.base import Actor
-    from qualevents.warehouse.demo import METRIC_SOURCE_BODY, QUALIFYING_EVENT_BODY
-    from qualevents.wire import CreateBody
+    from qualevents.warehouse.demo import (
+        ASSIGNMENT_SOURCE_BODY,
+        METRIC_SOURCE_BODY,
+        QUALIFYING_EVENT_BODY,
+    )
+    from qualevents.wire import AssignmentSourceCreateBody, CreateBody
 
     created = []
-    for kind, body in (
-        ("qualifying_event", QUALIFYING_EVENT_BODY),
-        ("metric_source", METRIC_SOURCE_BODY),
+    for kind, body_type, body in (
+        ("qualifying_event", CreateBody, QUALIFYING_EVENT_BODY),
+        ("metric_source", CreateBody, METRIC_SOURCE_BODY),
+        ("assignment_source", AssignmentSourceCreateBody, ASSIGNMENT_SOURCE_BODY),
     ):
         service = QualifyingEventService(store.for_kind(kind))
-        event = event_from_body(CreateBody.model_validate(body), str(body["name"]))
+        event = event_from_body(
+            body_type.model_validate(body), str(body["name"]), source_model(kind)
+        )
         if service.store.get_event(event.name, fresh=True) is not None:
             continue
         try:

@@ -1,4 +1,5 @@
-"""Use cases on qualifying events: create, read, list, update, patch, delete, dry runs and
+"""Use cases on sources of one kind (qualifying events, metric sources, assignment sources):
+create, read, list, update, patch, delete, renames where the kind allows them, dry runs and
 history. Composes the domain model, a validator and the store; knows nothing of HTTP or the
 CLI. Imports ``models``, ``errors``, ``store``.
 """
@@ -22,8 +23,9 @@ from qualevents.errors import (
 from qualevents.models import (
     ApiKey,
     OwnerType,
-    QualifyingEvent,
+    Source,
     StoredQualifyingEvent,
+    source_model,
 )
 from qualevents.models import Owner as EventOwner
 from qualevents.store.base import Actor, Page, Revision, Store
@@ -46,14 +48,14 @@ class Report(Protocol):
 
 
 class EventValidator(Protocol):
-    def validate(self, event: QualifyingEvent) -> Report: ...
+    def validate(self, event: Source) -> Report: ...
 
 
 @dataclass(frozen=True)
 class WriteResult:
     """The outcome of a create/update/patch: what is (or would be, for a dry run) stored."""
 
-    event: QualifyingEvent
+    event: Source
     stored: StoredQualifyingEvent | None
     report: Report | None
     dry_run: bool
@@ -65,23 +67,30 @@ class WriteResult:
 
 class QualifyingEventService:
     """The use cases for sources of the store's kind (qualifying events by default; a
-    metric source has the same shape). ``reserved_names``: names this kind refuses on
-    create, with why (Statsig lists metric sources at ``/list``)."""
+    metric source has the same shape; an assignment source is ``models.AssignmentSource``).
+    ``reserved_names``: names this kind refuses on create, with why (Statsig lists metric
+    sources at ``/list``). ``renames``: an update body may name the source anew (Statsig's
+    assignment sources); otherwise names are immutable."""
 
     def __init__(
         self,
         store: Store,
         validator: EventValidator | None = None,
         reserved_names: dict[str, str] | None = None,
+        *,
+        renames: bool = False,
     ) -> None:
         self.store = store
         self.validator = validator
         self.reserved_names = reserved_names or {}
-        self.noun = getattr(store, "kind", "qualifying_event").replace("_", " ")
+        self.renames = renames
+        self.kind: str = getattr(store, "kind", "qualifying_event")
+        self.model = source_model(self.kind)
+        self.noun = self.kind.replace("_", " ")
 
     # -- checks -------------------------------------------------------------------------
 
-    def check(self, event: QualifyingEvent) -> Report | None:
+    def check(self, event: Source) -> Report | None:
         """Every check a write runs: the domain's invariants, then the validator's (SQL,
         warehouse). Raises ValidationFailed listing all problems."""
         event.check()
@@ -106,11 +115,10 @@ class QualifyingEventService:
 
     # -- writes -------------------------------------------------------------------------
 
-    def create(self, event: QualifyingEvent, actor: Actor, *, dry_run: bool = False) -> WriteResult:
+    def create(self, event: Source, actor: Actor, *, dry_run: bool = False) -> WriteResult:
         if event.owner is None and actor.key_id is not None:
             event = event.model_copy(update={"owner": owner_of(actor)})
-        if event.name in self.reserved_names:
-            raise ValidationFailed(errors=[ErrorItem(("name",), self.reserved_names[event.name])])
+        self._check_name(event.name)
         report = self.check(event)
         if dry_run:
             if self.store.get_event(event.name, fresh=True) is not None:
@@ -118,10 +126,25 @@ class QualifyingEventService:
             return WriteResult(event, None, report, dry_run=True)
         return WriteResult(event, self.store.create_event(event, actor), report, dry_run=False)
 
+    def _check_name(self, name: str) -> None:
+        if name in self.reserved_names:
+            raise ValidationFailed(errors=[ErrorItem(("name",), self.reserved_names[name])])
+
+    def _renamed_from(self, name: str, new_name: object) -> str | None:
+        """``name`` when a write names the source ``new_name`` instead (a rename, where this
+        kind allows it; else a 400), None when the name stays."""
+        if new_name == name:
+            return None
+        if not self.renames:
+            raise ValidationFailed(errors=[_immutable_name(name, new_name)])
+        if isinstance(new_name, str):
+            self._check_name(new_name)
+        return name
+
     def update(
         self,
         name: str,
-        event: QualifyingEvent,
+        event: Source,
         actor: Actor,
         *,
         dry_run: bool = False,
@@ -129,10 +152,10 @@ class QualifyingEventService:
     ) -> WriteResult:
         """Replace the definition: fields the body leaves out become unset, except ``owner``
         and ``managed_by``, which are kept (they record who is accountable and which folder
-        manages the source, not what the source is)."""
+        manages the source, not what the source is). A new name in the body renames the
+        source where the kind allows it."""
         current = self.store.get_event_or_raise(name, fresh=True)
-        if event.name != name:
-            raise ValidationFailed(errors=[_immutable_name(name, event.name)])
+        renamed_from = self._renamed_from(name, event.name)
         _check_expected(current, expected_revision)
         kept = {
             field: getattr(current.event, field)
@@ -141,7 +164,7 @@ class QualifyingEventService:
         }
         if kept:
             event = event.model_copy(update=kept)
-        return self._write(event, actor, "update", dry_run, expected_revision)
+        return self._write(event, actor, "update", dry_run, expected_revision, renamed_from)
 
     def patch(
         self,
@@ -152,10 +175,12 @@ class QualifyingEventService:
         dry_run: bool = False,
         expected_revision: int | None = None,
     ) -> WriteResult:
-        """Change only the fields in ``changes`` (snake_case); ``None`` unsets a field."""
+        """Change only the fields in ``changes`` (snake_case); ``None`` unsets a field. A
+        new ``name`` renames the source where the kind allows it."""
+        renamed_from = None
         if "name" in changes and changes["name"] != name:
             self.store.get_event_or_raise(name, fresh=True)  # an unknown name is a 404 first
-            raise ValidationFailed(errors=[_immutable_name(name, changes["name"])])
+            renamed_from = self._renamed_from(name, changes["name"])
         for attempt in range(_PATCH_ATTEMPTS):
             current = self.store.get_event_or_raise(name, fresh=True)
             _check_expected(current, expected_revision)
@@ -164,7 +189,12 @@ class QualifyingEventService:
                 # Without If-Match, a concurrent change between our read and write is merged
                 # by retrying on the new state, so no writer's fields are silently dropped.
                 return self._write(
-                    event, actor, "patch", dry_run, expected_revision or current.revision
+                    event,
+                    actor,
+                    "patch",
+                    dry_run,
+                    expected_revision or current.revision,
+                    renamed_from,
                 )
             except PreconditionFailed:
                 if expected_revision is not None or attempt == _PATCH_ATTEMPTS - 1:
@@ -173,13 +203,23 @@ class QualifyingEventService:
 
     def _write(
         self,
-        event: QualifyingEvent,
+        event: Source,
         actor: Actor,
         action: str,
         dry_run: bool,
         expected_revision: int | None,
+        renamed_from: str | None = None,
     ) -> WriteResult:
         report = self.check(event)
+        if renamed_from is not None:
+            if self.store.get_event(event.name, fresh=True) is not None:
+                raise name_in_use(event.name, self.noun)
+            if dry_run:
+                return WriteResult(event, None, report, dry_run=True)
+            stored = self.store.rename_event(
+                renamed_from, event, actor, action=action, expected_revision=expected_revision
+            )
+            return WriteResult(event, stored, report, dry_run=False)
         if dry_run:
             return WriteResult(event, None, report, dry_run=True)
         stored = self.store.replace_event(
@@ -220,7 +260,7 @@ class QualifyingEventService:
                 f"Revision {number} of {name!r} is a deletion; restore another revision",
                 [ErrorItem(("revision",), "A deletion has no definition to restore")],
             )
-        event = QualifyingEvent.from_document(old.document)
+        event = self.model.from_document(old.document)
         report = self.check(event)
         if self.store.get_event(name, fresh=True) is None:
             if expected_revision is not None:
@@ -271,12 +311,15 @@ def ensure_may_read_rows(key: ApiKey, *, refuse_read_only: bool) -> None:
         raise Forbidden(message, [ErrorItem(("STATSIG-API-KEY",), message)])
 
 
-def merge_changes(event: QualifyingEvent, changes: dict[str, Any]) -> QualifyingEvent:
-    """``event`` with the fields in ``changes`` (snake_case) replaced; ``None`` unsets."""
-    merged = {**event.model_dump(), **changes, "name": event.name}
+def merge_changes(event: Source, changes: dict[str, Any]) -> Source:
+    """``event`` with the fields in ``changes`` (snake_case) replaced; ``None`` unsets. A
+    ``name`` in ``changes`` is kept only where it is a string (a rename the caller allowed)."""
+    name = changes.get("name")
+    merged = {**event.model_dump(), **changes}
+    merged["name"] = name if isinstance(name, str) else event.name
     if merged.get("description") is None:
         merged["description"] = ""
-    return QualifyingEvent.model_validate(merged)
+    return type(event).model_validate(merged)
 
 
 def owner_of(actor: Actor) -> EventOwner:

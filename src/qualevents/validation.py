@@ -1,6 +1,6 @@
-"""Validation of a qualifying event against its warehouse, and looking at its data
-(preview, daily counts). Composes ``sql`` and ``warehouse``; imports ``models``, ``errors``,
-``sql`` and ``warehouse`` only.
+"""Validation of a source against its warehouse, and looking at its data (preview, daily
+counts, an assignment source's scan). Composes ``sql`` and ``warehouse``; imports
+``models``, ``errors``, ``sql`` and ``warehouse`` only.
 
 The pipeline of :meth:`Validator.validate`: macros -> parse in the warehouse's dialect ->
 read-only guard -> the effective query -> the output schema -> checks. The schema comes from
@@ -32,13 +32,15 @@ from qualevents.errors import (
     WarehouseError,
     WarehouseUnavailable,
 )
-from qualevents.models import QualifyingEvent
+from qualevents.models import AssignmentSource, QualifyingEvent
 from qualevents.sql.checks import ColumnIndex, check_event
 from qualevents.sql.macros import DateRange
 from qualevents.sql.queries import daily_query, effective_query, preview_query, unit_alias
+from qualevents.sql.scan import ScanResult, macro_window
 from qualevents.sql.schema import Column, infer_schema, normalize_type
 from qualevents.warehouse.base import Warehouse
 from qualevents.warehouse.executor import WarehouseRunner
+from qualevents.warehouse.scan import scan_experiments
 
 Mode = Literal["warehouse", "static", "declared"]
 DEFAULT_DIALECT = "duckdb"
@@ -111,6 +113,10 @@ SQL_FIELDS = (
     "skip_validation",
     "all_columns",
     "column_types",
+    # an assignment source's
+    "experiment_id_column",
+    "group_id_column",
+    "group_name_column",
 )
 # Bytes of reports kept by a validator that asks no warehouse (see Validator.validate).
 MEMO_BYTES = 64 * 2**20
@@ -165,7 +171,7 @@ class Validator:
         today = today or date.today()
         if self.warehouse is not None and event.declared_schema is None:
             return self._validate(event, today)
-        key = (today, to_json([getattr(event, name) for name in SQL_FIELDS]))
+        key = (today, to_json([getattr(event, name, None) for name in SQL_FIELDS]))
         with self._memo_lock:
             found = self._memo.get(key)
             if found is not None:
@@ -334,6 +340,24 @@ class Validator:
                 }
             )
         return result
+
+    def scan(
+        self,
+        source: AssignmentSource,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        unit_type: str | None = None,
+    ) -> ScanResult:
+        """The experiments an assignment source holds (``sql.scan``), counted in the
+        warehouse in one query, once its columns fit the query's output (the checks a
+        validation makes: SQLInvalid otherwise)."""
+        warehouse = self._require_warehouse()
+        query = effective_query(source, self.dialect, macro_window(start, end))
+        ts_type = self._timestamp_type(warehouse, query, source)  # type: ignore[arg-type]
+        return scan_experiments(
+            warehouse, source, start=start, end=end, unit_type=unit_type, ts_type=ts_type
+        )
 
     def compile(self, event: QualifyingEvent, start: date, end: date) -> str:
         """The effective query for the days ``start`` .. ``end``, in the dialect."""

@@ -142,6 +142,89 @@ class PatchBody(WriteBody):
     name: str | None = Field(None, description="May repeat the name; it cannot change")
 
 
+# -- the assignment source (Statsig's AssignmentSource*Dto) ---------------------------------
+
+
+class AssignmentSourceFields(WireModel):
+    """An assignment source's fields on the wire (all optional here, as ``EventFields``):
+    a query source with experiment and group columns; no table, partition or custom
+    fields."""
+
+    description: str | None = None
+    tags: list[str] | None = None
+    sql: str | None = None
+    timestamp_column: str | None = None
+    experiment_id_column: str | None = Field(
+        None, alias="experimentIDColumn", description="The column holding the experiment id"
+    )
+    group_id_column: str | None = Field(
+        None, alias="groupIDColumn", description="The column holding the group id"
+    )
+    group_name_column: str | None = Field(
+        None, description="Optional: the column holding the group's name"
+    )
+    id_type_mapping: list[IdTypeMapping] | None = None
+    scheduled_reload_hour: int | None = Field(
+        None, description="Stored and returned (0-23); qualevents scans on request"
+    )
+    is_read_only: bool | None = None
+    is_verified: bool | None = None
+    owner: Owner | None = None
+    team: str | None = None
+    team_id: str | None = Field(None, alias="teamID")
+    managed_by: str | None = Field(
+        None,
+        description="qualevents: the folder (sync id) whose `qualevents apply` manages the "
+        "source; set by apply, absent unless set, kept by updates that leave it out",
+    )
+
+
+class AssignmentSourceWriteBody(AssignmentSourceFields):
+    dry_run: bool | None = Field(None, description="Run every check, store nothing")
+
+    to_domain_changes = WriteBody.to_domain_changes
+
+
+EXAMPLE_ASSIGNMENT_SOURCE: dict[str, Any] = {
+    "name": "exposures",
+    "description": "",
+    "tags": [],
+    "sql": "SELECT * FROM shoppy-sales.experiment_data.exposures",
+    "timestampColumn": "ts",
+    "groupIDColumn": "group_id",
+    "experimentIDColumn": "experiment_name",
+    "idTypeMapping": [{"statsigUnitID": "stableID", "column": "user_id"}],
+}
+
+
+class AssignmentSourceCreateBody(AssignmentSourceWriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ASSIGNMENT_SOURCE]})
+
+    name: str
+    sql: str
+    timestamp_column: str
+    experiment_id_column: str = Field(alias="experimentIDColumn")
+    group_id_column: str = Field(alias="groupIDColumn")
+    id_type_mapping: list[IdTypeMapping]
+
+
+class AssignmentSourceUpdateBody(AssignmentSourceWriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ASSIGNMENT_SOURCE]})
+
+    name: str | None = Field(None, description="Optional new name (renames the source)")
+    sql: str
+    timestamp_column: str
+    experiment_id_column: str = Field(alias="experimentIDColumn")
+    group_id_column: str = Field(alias="groupIDColumn")
+    id_type_mapping: list[IdTypeMapping]
+
+
+class AssignmentSourcePatchBody(AssignmentSourceWriteBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"description": "Exposures"}]})
+
+    name: str | None = Field(None, description="Optional new name (renames the source)")
+
+
 class SettingsBody(WireModel):
     """Project settings that may be changed (``/console/v1/-/settings``)."""
 
@@ -172,6 +255,22 @@ class QualifyingEvent(EventFields):
     description: str = ""
     sql: str
     timestamp_column: str
+    id_type_mapping: list[IdTypeMapping]
+
+
+class AssignmentSource(AssignmentSourceFields):
+    """An assignment source as read: the fields that were written (others are absent)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", strict=False
+    )
+
+    name: str
+    description: str = ""
+    sql: str
+    timestamp_column: str
+    experiment_id_column: str = Field(alias="experimentIDColumn")
+    group_id_column: str = Field(alias="groupIDColumn")
     id_type_mapping: list[IdTypeMapping]
 
 
@@ -215,6 +314,47 @@ class EventResponse(OutModel):
         None, description="The warehouse validation report (qualevents addition)"
     )
     dry_run: bool | None = Field(None, description="Present and true for a dry run")
+
+
+class AssignmentSourceResponse(OutModel):
+    message: str
+    data: AssignmentSource
+    validation: ValidationReport | None = Field(
+        None, description="The warehouse validation report (qualevents addition)"
+    )
+    dry_run: bool | None = Field(None, description="Present and true for a dry run")
+
+
+class AssignmentSourceListResponse(OutModel):
+    message: str
+    data: list[AssignmentSource]
+    pagination: Pagination
+
+
+class ExperimentGroup(OutModel):
+    group_id: str = Field(alias="groupID")
+    group_name: str | None = Field(None, description="Present when groupNameColumn is mapped")
+    units: int
+
+
+class ExperimentScan(OutModel):
+    """One experiment id an assignment source holds (the scan)."""
+
+    experiment_id: str = Field(alias="experimentID")
+    groups: list[ExperimentGroup]
+    units: int = Field(description="Distinct units (of the counted unit type)")
+    crossover_units: int = Field(description="Units seen in more than one group")
+    first_exposure: str | None
+    last_exposure: str | None
+    unit_types: dict[str, int] = Field(description="Distinct units per mapped statsigUnitID")
+
+
+class ExperimentScanResponse(OutModel):
+    message: str
+    data: list[ExperimentScan]
+    truncated: bool | None = Field(
+        None, description="Present and true when the warehouse's row cap cut the result"
+    )
 
 
 class EventListResponse(OutModel):
@@ -330,7 +470,9 @@ def _alias_map(*models: type[BaseModel]) -> dict[str, str]:
 
 
 # snake_case (domain) -> camelCase (wire), for every field of the event and its parts.
-WIRE_NAMES: dict[str, str] = _alias_map(CreateBody, IdTypeMapping, CustomFieldMapping, Owner)
+WIRE_NAMES: dict[str, str] = _alias_map(
+    CreateBody, AssignmentSourceCreateBody, IdTypeMapping, CustomFieldMapping, Owner
+)
 DOMAIN_NAMES: dict[str, str] = {wire: domain for domain, wire in WIRE_NAMES.items()}
 # The event's top-level wire fields (for "expected one of" in error messages).
 EVENT_FIELDS: tuple[str, ...] = tuple(

@@ -1,5 +1,6 @@
-"""Every kind against a real warehouse (DuckDB): warehouse-aware validation on create,
-``/-/preview`` and ``/-/daily`` under the reserved segment, counted in the warehouse."""
+"""The kinds of a qualifying event's shape against a real warehouse (DuckDB): warehouse-aware
+validation on create, ``/-/preview`` and ``/-/daily`` under the reserved segment, counted in
+the warehouse (assignment sources: ``test_assignment_sources_warehouse.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from qualevents.store.sql import open_store
 from qualevents.validation import Validator
 from qualevents.warehouse import open_warehouse
 from qualevents.warehouse.executor import WarehouseRunner
-from tests.api.test_source_kinds import KINDS, body
+from tests.api.test_source_kinds import METRIC_SOURCES, QUALIFYING_EVENTS, body
 
 
 @pytest.fixture
@@ -52,7 +53,9 @@ def served(tmp_path: Path) -> Iterator[TestClient]:
         store.close()
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=["qualifying_event", "metric_source"])
+@pytest.mark.parametrize(
+    "kind", [QUALIFYING_EVENTS, METRIC_SOURCES], ids=["qualifying_event", "metric_source"]
+)
 def test_warehouse_checks_preview_and_daily(served, kind):
     wrong = served.post(kind.base, json=body(timestampColumn="created_at"))
     assert wrong.status_code == 400

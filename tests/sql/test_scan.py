@@ -11,9 +11,9 @@ import sqlglot
 from sqlglot import exp
 
 from qualevents.errors import SQLInvalid, ValidationFailed
-from qualevents.models import IdTypeMapping
+from qualevents.models import AssignmentSource, IdTypeMapping
 from qualevents.sql.parse import ensure_read_only
-from qualevents.sql.scan import AssignmentSource, scan_query, shape_rows
+from qualevents.sql.scan import scan_query, shape_rows
 
 DIALECTS = (
     "postgres",
@@ -29,6 +29,7 @@ DIALECTS = (
 USER = IdTypeMapping(statsig_unit_id="userID", column="user_id")
 STABLE = IdTypeMapping(statsig_unit_id="stableID", column="stable_id")
 SOURCE = AssignmentSource(
+    name="exposures",
     sql=(
         "SELECT * FROM `shoppy-sales.experiment_data.exposures` "
         "WHERE ts >= {statsig_start_date} AND ts < {statsig_end_date}"
@@ -61,6 +62,7 @@ def test_the_scan_parses_in_every_dialect(
 
 
 KEYWORDS = AssignmentSource(
+    name="exposures",
     sql="SELECT 1",
     timestamp_column="order",
     experiment_id_column="group",
@@ -101,6 +103,7 @@ def test_macros_stand_for_the_range_read() -> None:
 )
 def test_user_sql_passes_the_read_only_guard(sql: str) -> None:
     hostile = AssignmentSource(
+        name="exposures",
         sql=sql,
         timestamp_column="ts",
         experiment_id_column="experiment_name",
@@ -135,6 +138,7 @@ def test_a_range_that_ends_before_it_starts_is_refused() -> None:
 
 def test_a_source_without_unit_ids_or_sql_is_refused() -> None:
     unmapped = AssignmentSource(
+        name="exposures",
         sql="SELECT 1 AS x",
         timestamp_column="ts",
         experiment_id_column="e",
@@ -145,19 +149,21 @@ def test_a_source_without_unit_ids_or_sql_is_refused() -> None:
         scan_query(unmapped, "duckdb")
     assert caught.value.errors[0].loc == ("id_type_mapping",)
     empty = AssignmentSource(
+        name="exposures",
         sql="  ",
         timestamp_column="ts",
         experiment_id_column="e",
         group_id_column="g",
         id_type_mapping=(USER,),
     )
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(SQLInvalid) as refused:  # the shared effective query's own message
         scan_query(empty, "duckdb")
-    assert caught.value.errors[0].loc == ("sql",)
+    assert refused.value.errors[0].loc == ("sql",)
 
 
 def test_names_are_quoted_when_they_must_be_and_qualified() -> None:
     odd = AssignmentSource(
+        name="exposures",
         sql="SELECT 1",
         timestamp_column="Exposure Time",
         experiment_id_column="units",  # the name of one of the scan's own columns
@@ -168,18 +174,6 @@ def test_names_are_quoted_when_they_must_be_and_qualified() -> None:
     assert 's."Exposure Time" AS ts' in text
     assert "s.units AS experiment_id" in text
     assert 's."user id" AS unit_id' in text
-
-
-def test_a_table_source() -> None:
-    table = AssignmentSource(
-        table_name="`shoppy-sales.experiment_data.exposures`",
-        timestamp_column="ts",
-        experiment_id_column="experiment_name",
-        group_id_column="group_id",
-        id_type_mapping=(USER,),
-    )
-    text = scan_query(table, "snowflake").sql("snowflake")
-    assert 'FROM (SELECT * FROM "shoppy-sales".experiment_data.exposures) AS s' in text
 
 
 def _row(**values: object) -> dict[str, object]:
@@ -217,6 +211,7 @@ def test_rows_become_one_object_per_experiment() -> None:
 
 def test_group_names_only_when_the_source_maps_them() -> None:
     unnamed = AssignmentSource(
+        name="exposures",
         sql="SELECT 1",
         timestamp_column="ts",
         experiment_id_column="experiment_name",
@@ -238,6 +233,7 @@ def test_group_names_only_when_the_source_maps_them() -> None:
 def test_a_hostile_column_name_stays_one_identifier(dialect: str) -> None:
     hostile = 'ts") AS x FROM t; DROP TABLE exposures; --'
     sneaky = AssignmentSource(
+        name="exposures",
         sql="SELECT 1",
         timestamp_column=hostile,
         experiment_id_column="experiment_name`; DELETE FROM exposures; --",

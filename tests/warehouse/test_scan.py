@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from qualevents.errors import SQLInvalid
-from qualevents.models import IdTypeMapping
-from qualevents.sql.scan import AssignmentSource
+from qualevents.models import AssignmentSource, IdTypeMapping
 from qualevents.warehouse.base import Warehouse
 from qualevents.warehouse.demo import EXPERIMENTS, load_demo
 from qualevents.warehouse.duckdb import DuckDBWarehouse
@@ -35,6 +34,7 @@ WITH_STABLE_ID = (
 
 def source(sql: str, *mappings: IdTypeMapping, named: bool = True) -> AssignmentSource:
     return AssignmentSource(
+        name="exposures",
         sql=sql,
         timestamp_column="ts",
         experiment_id_column="experiment_name",
@@ -254,6 +254,7 @@ KEYWORD_COLUMNS = (
 
 def keyword_source(table: str) -> AssignmentSource:
     return AssignmentSource(
+        name="exposures",
         sql=KEYWORD_COLUMNS.format(table=table),
         timestamp_column="order",
         experiment_id_column="group",
@@ -275,6 +276,7 @@ def test_a_query_the_warehouse_rejects_is_a_400(demo: DuckDBWarehouse) -> None:
         scan_experiments(demo, missing)
     assert caught.value.status == 400
     wrong_column = AssignmentSource(
+        name="exposures",
         sql="SELECT * FROM `shoppy-sales.experiment_data.exposures`",
         timestamp_column="ts",
         experiment_id_column="experiment",

@@ -2,48 +2,21 @@
 exposed to which group of which experiment, and when) and a metric source. Imports
 ``errors`` and ``models``.
 
-These are deliberately minimal stand-ins: the real domain models of assignment and metric
-sources arrive with the sources issue (issue 11). A metric source has the shape of a
-qualifying event, so :data:`MetricSource` is :class:`~qualevents.models.QualifyingEvent`;
-an assignment source becomes one (:meth:`AssignmentSource.as_event`) so that both share
-``sql.queries.effective_query``.
+Both are the domain models: a metric source has the shape of a qualifying event, so
+:data:`MetricSource` is :class:`~qualevents.models.QualifyingEvent`; an assignment source is
+:class:`~qualevents.models.AssignmentSource`, which becomes a qualifying event
+(:meth:`~qualevents.models.AssignmentSource.as_event`) where the analyses' queries need one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from qualevents.errors import ErrorItem, InvalidRequest
-from qualevents.models import IdTypeMapping, QualifyingEvent, SourceType
+from qualevents.models import AssignmentSource, IdTypeMapping, QualifyingEvent
 
 MetricSource = QualifyingEvent
-
-
-@dataclass(frozen=True)
-class AssignmentSource:
-    """Exposure rows: a unit id per mapped unit type, a timestamp, an experiment and a group."""
-
-    name: str
-    timestamp_column: str
-    experiment_id_column: str
-    group_id_column: str
-    id_type_mapping: tuple[IdTypeMapping, ...]
-    sql: str | None = None
-    table_name: str | None = None
-    group_name_column: str | None = None
-    source_type: SourceType = field(default=SourceType.QUERY)
-
-    def as_event(self) -> QualifyingEvent:
-        """The same rows as a qualifying-event definition (for ``effective_query``)."""
-        return QualifyingEvent(
-            name=self.name,
-            sql=self.sql,
-            source_type=self.source_type,
-            table_name=self.table_name,
-            timestamp_column=self.timestamp_column,
-            id_type_mapping=list(self.id_type_mapping),
-        )
+__all__ = ["AssignmentSource", "MetricSource", "resolve_unit_type", "unit_column", "unit_types"]
 
 
 def unit_types(mappings: Sequence[IdTypeMapping] | None) -> list[str]:

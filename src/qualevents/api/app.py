@@ -24,7 +24,8 @@ from starlette.responses import Response
 from qualevents import __version__
 from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
-from qualevents.api.errors import error_response, from_http_status, from_problems
+from qualevents.api.errors import body_fields, error_response, from_http_status, from_problems
+from qualevents.api.routes import assignment_sources as assignment_sources_routes
 from qualevents.api.routes import data, health, history, qualifying_events, reviews, sync
 from qualevents.api.routes import metric_sources as metric_sources_routes
 from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND, METRIC_SOURCE_RESERVED
@@ -66,6 +67,9 @@ def create_app(
     metric_sources = QualifyingEventService(
         store.for_kind(METRIC_SOURCE_KIND), validator, reserved_names=METRIC_SOURCE_RESERVED
     )
+    assignment_sources = QualifyingEventService(
+        store.for_kind(assignment_sources_routes.ASSIGNMENT_SOURCE_KIND), validator, renames=True
+    )
     review_queue = ReviewService(store, events)
     context = AppContext(
         settings=settings,
@@ -75,6 +79,8 @@ def create_app(
         reviews=review_queue,
         metric_sources=metric_sources,
         metric_source_reviews=review_queue.for_kind(metric_sources),
+        assignment_sources=assignment_sources,
+        assignment_source_reviews=review_queue.for_kind(assignment_sources),
         rate_limiter=RateLimiter(store, settings.rate_limit),
         warehouse=warehouse,
         validator=validator,
@@ -114,16 +120,25 @@ def create_app(
         return error_response(from_http_status(exc.status_code, detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        return error_response(from_problems(exc.errors()))
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # An unknown field's message names the fields of this route's body (each kind's own).
+        body = getattr(request.scope.get("route"), "body_field", None)
+        model = getattr(getattr(body, "field_info", None), "annotation", None)
+        return error_response(from_problems(exc.errors(), body_fields(model)))
 
     app.include_router(qualifying_events.router)
     app.include_router(metric_sources_routes.router)
+    app.include_router(assignment_sources_routes.router)
     app.include_router(history.revisions_router(qualifying_events.QUALIFYING_EVENTS))
     app.include_router(history.revisions_router(metric_sources_routes.METRIC_SOURCES))
+    app.include_router(history.revisions_router(assignment_sources_routes.ASSIGNMENT_SOURCES))
     app.include_router(history.router)
     app.include_router(data.data_router(qualifying_events.QUALIFYING_EVENTS))
     app.include_router(data.data_router(metric_sources_routes.METRIC_SOURCES))
+    app.include_router(
+        data.data_router(assignment_sources_routes.ASSIGNMENT_SOURCES, with_daily=False)
+    )
+    app.include_router(assignment_sources_routes.scan_router)
     app.include_router(reviews.router)
     app.include_router(sync.router)
     app.include_router(health.router)

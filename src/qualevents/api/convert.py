@@ -9,9 +9,9 @@ from datetime import UTC
 from typing import Any
 
 from qualevents.api.errors import render_item
-from qualevents.models import ChangeRequest, QualifyingEvent
+from qualevents.models import ChangeRequest, QualifyingEvent, Source
 from qualevents.store.base import Revision
-from qualevents.wire import WriteBody, to_wire, wire_name
+from qualevents.wire import AssignmentSourceWriteBody, WriteBody, to_wire, wire_name
 
 ACTION_TYPES = {
     "create": "qualifying_event_created",
@@ -22,16 +22,20 @@ ACTION_TYPES = {
 }
 
 
-def event_from_body(body: WriteBody, name: str) -> QualifyingEvent:
-    """The event a create or full-update body describes, named ``name``."""
+def event_from_body(
+    body: WriteBody | AssignmentSourceWriteBody,
+    name: str,
+    model: type[Source] = QualifyingEvent,
+) -> Source:
+    """The source (a ``model``) a create or full-update body describes, named ``name``."""
     changes = body.to_domain_changes()
     changes["name"] = name
     if changes.get("description") is None:
         changes["description"] = ""
-    return QualifyingEvent.model_validate(changes)
+    return model.model_validate(changes)
 
 
-def event_to_wire(event: QualifyingEvent) -> dict[str, Any]:
+def event_to_wire(event: Source) -> dict[str, Any]:
     return to_wire(event.to_document())
 
 

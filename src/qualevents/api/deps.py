@@ -62,6 +62,10 @@ class AppContext:
     # view of the one review queue (app.create_app sets both).
     metric_sources: Any = None
     metric_source_reviews: Any = None
+    # Assignment sources, likewise (``context.assignment_sources.get(name).event`` is a
+    # ``models.AssignmentSource``).
+    assignment_sources: Any = None
+    assignment_source_reviews: Any = None
     # The app's worker threads for blocking calls (the store): made on first use, shut
     # down by the lifespan (and made again if the app serves after that, as tests do).
     _threads: ThreadPoolExecutor | None = field(default=None, repr=False)

@@ -68,15 +68,13 @@ def from_http_status(status: int, detail: str | None = None) -> QualeventsError:
     return error
 
 
-def _message(problem: dict[str, Any], loc: Loc) -> str:
+def _message(problem: dict[str, Any], loc: Loc, fields: Sequence[str]) -> str:
     kind = problem["type"]
     if kind == "missing":
         return "Required"
     if kind == "extra_forbidden":
         if len(loc) == 1:
-            return (
-                f"Unknown top-level field {loc[-1]!r}; expected one of: {', '.join(EVENT_FIELDS)}"
-            )
+            return f"Unknown top-level field {loc[-1]!r}; expected one of: {', '.join(fields)}"
         return f"Unknown field {loc[-1]!r}"
     if kind == "json_invalid":
         ctx = problem.get("ctx") or {}
@@ -86,9 +84,12 @@ def _message(problem: dict[str, Any], loc: Loc) -> str:
     return str(problem["msg"])
 
 
-def from_problems(problems: Sequence[dict[str, Any]]) -> ValidationFailed:
+def from_problems(
+    problems: Sequence[dict[str, Any]], fields: Sequence[str] = EVENT_FIELDS
+) -> ValidationFailed:
     """Every problem pydantic (or FastAPI, for a request) found, as Statsig-style items with
-    wire field paths; where a value came from (body, query, ...) is left out."""
+    wire field paths; where a value came from (body, query, ...) is left out. ``fields``:
+    the body's top-level fields, named when an unknown one was sent."""
     items = []
     for problem in problems:
         loc = tuple(problem["loc"])
@@ -96,8 +97,17 @@ def from_problems(problems: Sequence[dict[str, Any]]) -> ValidationFailed:
             source, loc = loc[0], loc[1:]
             if source == "body" and problem["type"] == "json_invalid":
                 loc = ()  # FastAPI puts the character offset here
-        items.append(ErrorItem(loc, _message(problem, loc)))
+        items.append(ErrorItem(loc, _message(problem, loc, fields)))
     return ValidationFailed(errors=items)
+
+
+def body_fields(model: Any) -> Sequence[str]:
+    """A body model's top-level wire fields, sorted (a qualifying event's for anything
+    else)."""
+    found = getattr(model, "model_fields", None)
+    if not found:
+        return EVENT_FIELDS
+    return tuple(sorted(info.alias or name for name, info in found.items()))
 
 
 def from_pydantic(exc: ValidationError) -> ValidationFailed:

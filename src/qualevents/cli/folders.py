@@ -43,10 +43,15 @@ PANEL = "Config as code"
 class Kind(enum.StrEnum):
     QUALIFYING_EVENT = "qualifying_event"
     METRIC_SOURCE = "metric_source"
+    ASSIGNMENT_SOURCE = "assignment_source"
 
 
 FolderArg = Annotated[
-    Path, typer.Argument(help="The folder (qualifying_events/, metric_sources/, qualevents.yaml)")
+    Path,
+    typer.Argument(
+        help="The folder (qualevents.yaml, qualifying_events/, metric_sources/, "
+        "assignment_sources/)"
+    ),
 ]
 Prune = Annotated[
     bool,
@@ -90,13 +95,17 @@ class Local:
                 database_url=self.database_url, warehouse_url=self.warehouse_url
             )
             validator = Validator(open_warehouse_for(settings))
-            services = {
-                kind.name: QualifyingEventService(self.store.for_kind(kind.name), validator)
-                for kind in KINDS
-            }
             from qualevents.api.routes.metric_sources import METRIC_SOURCE_RESERVED
 
-            services["metric_source"].reserved_names = METRIC_SOURCE_RESERVED
+            services = {
+                kind.name: QualifyingEventService(
+                    self.store.for_kind(kind.name),
+                    validator,
+                    METRIC_SOURCE_RESERVED if kind.name == "metric_source" else None,
+                    renames=kind.name == "assignment_source",
+                )
+                for kind in KINDS
+            }
             first = services["qualifying_event"]
             self._sync = SyncService(services, ReviewService(first.store, first))
         return self._sync

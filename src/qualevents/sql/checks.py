@@ -1,5 +1,6 @@
-"""Checks of a qualifying event against its query's output schema: the timestamp column,
-the unit-id columns, the partition column and each custom field formula. Imports
+"""Checks of a source against its query's output schema: the timestamp column, the unit-id
+columns, the columns a kind names beyond those (an assignment source's experiment and group
+columns), the partition column and each custom field formula. Imports
 ``sqlglot``, ``models``, ``errors`` and ``sql.queries``, ``sql.schema``.
 
 Messages use the wire's names (``timestampColumn``) since a user reads them; ``loc`` uses
@@ -196,6 +197,10 @@ def check_event(
                 f"(for {mapping.statsig_unit_id!r})",
                 mapping.column.strip(),
             )
+    named_columns = getattr(event, "named_columns", None)
+    for field_name, wire in named_columns() if named_columns else []:
+        name = getattr(event, field_name).strip()
+        _lookup(index, complete, found, (field_name,), f"{wire} {name!r}", name)
     partition = event.date_partition_column
     if partition and partition.strip() and event.effective_source_type is SourceType.TABLE:
         loc = ("date_partition_column",)

@@ -99,14 +99,19 @@ def day_of(ts_name: str, ts_type: str | None, dialect: str | None = None) -> exp
 
 
 def in_days(
-    ts_name: str, ts_type: str | None, start: date, end: date, dialect: str | None = None
+    ts: str | exp.Expression,
+    ts_type: str | None,
+    start: date,
+    end: date,
+    dialect: str | None = None,
 ) -> exp.Expression:
-    """``ts`` falls on one of the days ``start`` .. ``end``, written so that a timestamp
-    column is compared as it is (an index or sort order on it still helps)."""
-    ts = column(ts_name)
+    """``ts`` (a column name or expression) falls on one of the UTC days ``start`` ..
+    ``end``, written so that a timestamp column is compared as it is (an index, sort order
+    or zone map on it still helps); anything else but a date is cast first."""
+    ts = column(ts) if isinstance(ts, str) else ts
     if ts_type == DATE:
         return exp.Between(this=ts, low=date_value(start), high=date_value(end))
-    moment = _as_timestamp(ts, ts_type, dialect)
+    moment = ts if ts_type == TIMESTAMP else exp.cast(ts, timestamp_type(dialect))
     first = datetime.combine(start, datetime.min.time())
     after = datetime.combine(end + timedelta(days=1), datetime.min.time())
     return exp.and_(
@@ -152,7 +157,9 @@ def preview_query(
     """Unit-id columns, the timestamp and each custom field (as its key) of the latest
     ``limit`` rows whose timestamp is within ``since`` .. ``until``."""
     ts_name = event.timestamp_column or ""
-    names = _unique([m.column for m in event.id_type_mapping or []] + [ts_name])
+    named = getattr(event, "named_columns", None)
+    extra = [getattr(event, field) for field, _ in named()] if named else []
+    names = _unique([m.column for m in event.id_type_mapping or []] + [ts_name] + extra)
     select = _from(query).select(*(column(name) for name in names), copy=False)
     for i, key, formula in custom_fields(event):
         expression = formula_expression(formula, dialect, ("custom_field_mapping", i, "formula"))

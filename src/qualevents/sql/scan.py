@@ -1,8 +1,8 @@
 """The assignment-source scan Statsig runs to find an assignment source's experiments: one
 query, built as sqlglot expressions in the warehouse's dialect, and the shaping of its rows
 into one :class:`ExperimentScan` per experiment id. No I/O (``warehouse.scan`` runs it).
-Imports ``sqlglot``, ``errors``, ``models`` and ``sql.macros``, ``sql.parse``,
-``sql.queries``, ``sql.references``.
+Imports ``sqlglot``, ``errors``, ``models`` (the source is ``models.AssignmentSource``) and
+``sql.macros``, ``sql.queries`` (its rows are the shared ``effective_query``).
 
 Per experiment id the scan reports its groups (``groupID``, ``groupName`` when the source
 maps a group-name column, distinct ``units``), distinct ``units``, ``crossoverUnits`` (units
@@ -22,20 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from qualevents.errors import ErrorItem, SQLInvalid, ValidationFailed
-from qualevents.models import IdTypeMapping
+from qualevents.errors import ErrorItem, ValidationFailed
+from qualevents.models import AssignmentSource
 from qualevents.sql.macros import DateRange
-from qualevents.sql.parse import parse_error_items, parse_query
-from qualevents.sql.queries import date_value, timestamp_value
-from qualevents.sql.references import table_reference
-from qualevents.sql.schema import DATE, TIMESTAMP
+from qualevents.sql.queries import effective_query, in_days
 
 # The start the date macros stand for when a scan reads all exposures.
 ALL_EXPOSURES_START = date(1970, 1, 1)
@@ -61,20 +58,6 @@ UNITS_COLUMN, CROSSOVER_UNITS, FIRST_EXPOSURE, LAST_EXPOSURE = (
     "last_exposure",
 )
 _UNIT_ID, _TS, _FIRST, _LAST, _GROUPS_SEEN = "unit_id", "ts", "first_ts", "last_ts", "seen_in"
-
-
-@dataclass(frozen=True)
-class AssignmentSource:
-    """What the scan reads of an assignment source: its SQL (or a table) and the columns it
-    names. A stand-in until the assignment-source domain model arrives (issue 11)."""
-
-    timestamp_column: str
-    experiment_id_column: str
-    group_id_column: str
-    id_type_mapping: tuple[IdTypeMapping, ...]
-    sql: str | None = None
-    table_name: str | None = None
-    group_name_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,25 +146,6 @@ def macro_window(start: date | None, end: date | None, today: date | None = None
     return DateRange(first, last)
 
 
-def source_query(source: AssignmentSource, dialect: str | None, window: DateRange) -> exp.Query:
-    """The source's rows: its SQL (macros substituted for ``window``, through the read-only
-    guard) or ``SELECT * FROM`` its table."""
-    if source.sql and source.sql.strip():
-        return parse_query(source.sql, dialect, window)
-    if source.table_name and source.table_name.strip():
-        try:
-            table = table_reference(source.table_name, dialect)
-        except (sqlglot.errors.SqlglotError, ValueError) as error:
-            items = (
-                parse_error_items(error, ("table_name",))
-                if isinstance(error, sqlglot.errors.SqlglotError)
-                else [ErrorItem(("table_name",), "tableName must be [catalog.]schema.table")]
-            )
-            raise SQLInvalid("tableName is not a valid table name", items) from None
-        return exp.select("*").from_(table)
-    raise _fail(("sql",), "The assignment source has neither sql nor tableName")
-
-
 @lru_cache(maxsize=1024)
 def _identifier(name: str, dialect: str | None) -> exp.Identifier:
     """``name`` quoted only when it has to be: when it is not a plain name, or when the
@@ -203,21 +167,6 @@ def _source_column(name: str, dialect: str | None) -> exp.Column:
     """A column of the source's rows, as the definition names it, qualified so that no
     alias of the scan's own can shadow it."""
     return exp.column(_identifier(name, dialect).copy(), table=exp.to_identifier(SOURCE_ALIAS))
-
-
-def in_days(
-    ts: exp.Expression, ts_type: str | None, window: DateRange, dialect: str | None
-) -> exp.Expression:
-    """``ts`` falls on one of the window's UTC days; a timestamp is compared as it is (a
-    sort order or zone map on it still helps), anything else but a date is cast first."""
-    if ts_type == DATE:
-        return exp.Between(this=ts, low=date_value(window.start), high=date_value(window.end))
-    low = timestamp_value(datetime.combine(window.start, time()), dialect)
-    high = timestamp_value(datetime.combine(window.end + timedelta(days=1), time()), dialect)
-    moment = ts if ts_type == TIMESTAMP else exp.cast(ts, low.to.copy())
-    return exp.and_(
-        exp.GTE(this=moment, expression=low), exp.LT(this=moment.copy(), expression=high)
-    )
 
 
 def _alias(expression: exp.Expression, name: str) -> exp.Alias:
@@ -287,7 +236,7 @@ def _rows(
     )
     if days is not None:
         window, ts_type = days
-        rows = rows.where(in_days(ts.copy(), ts_type, window, dialect))
+        rows = rows.where(in_days(ts.copy(), ts_type, window.start, window.end, dialect))
     return rows
 
 
@@ -373,7 +322,7 @@ def scan_query(
     today. ``ts_type`` is the timestamp column's type when known (``sql.schema``)."""
     counted = unit_mapping_index(source, unit_type)
     window = macro_window(start, end, today)
-    inner = source_query(source, dialect, window)
+    inner = effective_query(source, dialect, window)
     named = _names_groups(source)
     others = [i for i in range(len(source.id_type_mapping)) if i != counted]
     days = (window, ts_type) if start is not None or end is not None else None

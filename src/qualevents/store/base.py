@@ -100,6 +100,19 @@ class Store(Protocol):
         ``expected_revision`` is given and is not the current one."""
         ...
 
+    def rename_event(
+        self,
+        name: str,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        action: str = "update",
+        expected_revision: int | None = None,
+    ) -> StoredQualifyingEvent:
+        """Overwrite ``name`` with ``event``, which names it anew; its history moves to the
+        new name. NameInUse when the new name is taken or has a history of its own."""
+        ...
+
     def delete_event(
         self, name: str, actor: Actor, *, expected_revision: int | None = None
     ) -> None: ...

@@ -141,6 +141,21 @@ class CachedStore:
             )
         )
 
+    def rename_event(
+        self,
+        name: str,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        action: str = "update",
+        expected_revision: int | None = None,
+    ) -> StoredQualifyingEvent:
+        return self._written(
+            lambda: self.store.rename_event(
+                name, event, actor, action=action, expected_revision=expected_revision
+            )
+        )
+
     def delete_event(
         self, name: str, actor: Actor, *, expected_revision: int | None = None
     ) -> None:

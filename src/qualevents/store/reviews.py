@@ -181,6 +181,10 @@ class ReviewsMixin:
                 store._insert_in(conn, event, author, "create")
             elif request.action == "delete":
                 store._delete_in(conn, request.event_name, author, request.base_revision)
+            elif event.name != request.event_name:  # a rename (kinds that allow them)
+                store._rename_in(
+                    conn, request.event_name, event, author, request.action, request.base_revision
+                )
             else:
                 store._replace_in(conn, event, author, request.action, request.base_revision)
 

@@ -21,13 +21,20 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from qualevents.errors import PreconditionFailed, QualifyingEventNotFound, name_in_use
+from qualevents.errors import (
+    ErrorItem,
+    NameInUse,
+    PreconditionFailed,
+    QualifyingEventNotFound,
+    name_in_use,
+)
 from qualevents.models import (
     ApiKey,
     KeyKind,
     QualifyingEvent,
     StoredQualifyingEvent,
     document_changes,
+    source_model,
 )
 from qualevents.store.base import Actor, BatchChange, Page, Revision
 from qualevents.store.cached import CachedStore
@@ -65,6 +72,19 @@ _UPDATE_EVENT = (
         revision=sa.bindparam("revision"),
         updated_at=sa.bindparam("updated_at"),
     )
+)
+_RENAME_EVENT = (
+    qualifying_events.update()
+    .where(qualifying_events.c.id == sa.bindparam("row_id"))
+    .values(name=sa.bindparam("new_name"))
+)
+_RENAME_HISTORY = (
+    revisions.update()
+    .where(
+        revisions.c.kind == sa.bindparam("of_kind"),
+        revisions.c.event_name == sa.bindparam("old_name"),
+    )
+    .values(event_name=sa.bindparam("new_name"))
 )
 _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
 
@@ -112,10 +132,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
             with conn.begin():
                 yield conn
 
-    @staticmethod
-    def _stored(row: sa.Row[Any]) -> StoredQualifyingEvent:
+    def _stored(self, row: sa.Row[Any]) -> StoredQualifyingEvent:
         return StoredQualifyingEvent(
-            event=QualifyingEvent.from_document(json.loads(row.document)),
+            event=source_model(self.kind).from_document(json.loads(row.document)),
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
             revision=row.revision,
@@ -297,6 +316,46 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
         return StoredQualifyingEvent(
             event=event, created_at=as_utc(row.created_at), updated_at=now, revision=number
         )
+
+    def rename_event(
+        self,
+        name: str,
+        event: QualifyingEvent,
+        actor: Actor,
+        *,
+        action: str = "update",
+        expected_revision: int | None = None,
+    ) -> StoredQualifyingEvent:
+        """Replace ``name``'s definition with ``event``, which names it anew: its history
+        moves with it (the new revision records the name's change) and ``name`` is free.
+        A name in use, or one with a history of its own (a deleted source's), is refused."""
+        with self._write() as conn:
+            return self._rename_in(conn, name, event, actor, action, expected_revision)
+
+    def _rename_in(
+        self,
+        conn: Connection,
+        name: str,
+        event: QualifyingEvent,
+        actor: Actor,
+        action: str,
+        expected_revision: int | None,
+    ) -> StoredQualifyingEvent:
+        row = self._lock_current(conn, name, expected_revision)
+        if self._next_revision(conn, event.name) > 1:
+            message = (
+                f"{event.name!r} holds the history of a deleted {self.noun}; choose another "
+                "name (or restore that one)"
+            )
+            raise NameInUse(message, [ErrorItem(("name",), message)])
+        try:
+            conn.execute(_RENAME_EVENT, {"row_id": row.id, "new_name": event.name})
+        except sa_exc.IntegrityError as exc:
+            raise name_in_use(event.name, self.noun) from exc
+        conn.execute(
+            _RENAME_HISTORY, {"of_kind": self.kind, "old_name": name, "new_name": event.name}
+        )
+        return self._replace_in(conn, event, actor, action, None)
 
     def delete_event(
         self, name: str, actor: Actor, *, expected_revision: int | None = None

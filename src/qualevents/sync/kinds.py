@@ -1,6 +1,6 @@
 """The kinds of source a folder holds: for each, its subfolder, its words for messages and
-the wire body a file is checked against. Data, one list: every other part of ``sync`` loops
-over it. Imports ``wire``.
+the wire body a file is checked against (its domain class is ``models.source_model``).
+Data, one list: every other part of ``sync`` loops over it. Imports ``wire``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from qualevents.wire import CreateBody
+from qualevents.wire import AssignmentSourceCreateBody, CreateBody
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class SyncKind:
 KINDS: tuple[SyncKind, ...] = (
     SyncKind("qualifying_event", "qualifying_events", CreateBody),
     SyncKind("metric_source", "metric_sources", CreateBody),
+    SyncKind("assignment_source", "assignment_sources", AssignmentSourceCreateBody),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 BY_FOLDER = {kind.folder: kind for kind in KINDS}

@@ -24,7 +24,7 @@ from qualevents.errors import (
     QualeventsError,
     ValidationFailed,
 )
-from qualevents.models import QualifyingEvent, StoredQualifyingEvent, document_changes
+from qualevents.models import Source, StoredQualifyingEvent, document_changes, source_model
 from qualevents.reviews import ReviewService
 from qualevents.service import QualifyingEventService, Report, owner_of
 from qualevents.store.base import Actor, BatchChange
@@ -50,7 +50,7 @@ class PlannedChange:
     name: str
     action: str  # create | update | delete
     base_revision: int | None
-    event: QualifyingEvent | None  # what the file states (None: delete)
+    event: Source | None  # what the file states (None: delete)
     changes: dict[str, dict[str, Any]]  # snake_case field -> {old, new}
     file: str | None = None
     report: Report | None = None
@@ -96,14 +96,14 @@ class Applied:
         return bool(self.change_requests)
 
 
-def event_from_wire(kind: SyncKind, data: dict[str, Any]) -> QualifyingEvent:
+def event_from_wire(kind: SyncKind, data: dict[str, Any]) -> Source:
     """The domain source a wire document describes (pydantic's ValidationError when it does
     not fit the kind's body)."""
     body = kind.body.model_validate(data)
     changes = body.model_dump(exclude_unset=True, exclude={"dry_run"})  # type: ignore[attr-defined]
     if changes.get("description") is None:
         changes["description"] = ""
-    return QualifyingEvent.model_validate(changes)
+    return source_model(kind.name).model_validate(changes)
 
 
 def _shape_error(prefix: tuple[str | int, ...], exc: ValidationError) -> ValidationFailed:
@@ -141,7 +141,7 @@ class SyncService:
                 return found
 
     def _check(
-        self, service: QualifyingEventService, event: QualifyingEvent, creating: bool
+        self, service: QualifyingEventService, event: Source, creating: bool
     ) -> tuple[Report | None, list[ErrorItem]]:
         """The report of the checks a write runs, and the errors that stop it."""
         if creating and event.name in service.reserved_names:
@@ -169,7 +169,7 @@ class SyncService:
     # -- plan ---------------------------------------------------------------------------
 
     def plan(self, sync_id: str, desired: list[DesiredSource], *, prune: bool) -> Plan:
-        events: list[tuple[DesiredSource, QualifyingEvent]] = []
+        events: list[tuple[DesiredSource, Source]] = []
         problems: list[ErrorItem] = []
         seen: set[tuple[str, str]] = set()
         for i, source in enumerate(desired):
@@ -256,12 +256,12 @@ class SyncService:
     def _final(
         self,
         change: ChangeToApply,
-        event: QualifyingEvent,
+        event: Source,
         current: StoredQualifyingEvent | None,
         sync_id: str,
         actor: Actor,
         read_only: bool,
-    ) -> QualifyingEvent:
+    ) -> Source:
         """What apply writes: the file's fields, the bookkeeping it leaves out kept (a new
         source's owner is the key), ``isReadOnly`` set unless the file says or the caller
         opted out, and the folder's mark."""

@@ -37,8 +37,8 @@ def _validator(context: AppContext) -> Any:
     return context.validator
 
 
-async def _event_for_rows(context: AppContext, kind: Kind, key: ApiKey, name: str) -> Any:
-    """The event whose rows ``key`` asks for, once it may see rows (403 for a read-only
+async def event_for_rows(context: AppContext, kind: Kind, key: ApiKey, name: str) -> Any:
+    """The source whose rows ``key`` asks for, once it may see rows (403 for a read-only
     key where the operator refuses them rows) and a warehouse is configured."""
     ensure_may_read_rows(key, refuse_read_only=context.settings.refuse_rows_to_read_only_keys)
     _validator(context)
@@ -69,7 +69,7 @@ def data_router(kind: Kind, *, with_daily: bool = True) -> APIRouter:
             Query(ge=1, le=MAX_DAILY_DAYS, description="Look back this many days (default 7)"),
         ] = None,
     ) -> Response:
-        event = await _event_for_rows(context, kind, key, name)
+        event = await event_for_rows(context, kind, key, name)
         data = await warehouse_call(
             context,
             context.validator.preview,
@@ -105,7 +105,7 @@ def data_router(kind: Kind, *, with_daily: bool = True) -> APIRouter:
             if (last - first).days >= MAX_DAILY_DAYS:
                 raise invalid("start", f"At most {MAX_DAILY_DAYS} days per request")
 
-            event = await _event_for_rows(context, kind, key, name)
+            event = await event_for_rows(context, kind, key, name)
             data = await warehouse_call(
                 context, context.validator.daily, event, first, last, key_id=key.id, lane="rows"
             )

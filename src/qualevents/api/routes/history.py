@@ -7,7 +7,7 @@ No ``from __future__ import annotations``: the revision handlers' ``Name`` is ma
 inside ``revisions_router``, where FastAPI could not resolve it from a string.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -37,9 +37,13 @@ from qualevents.wire import (
 
 router = APIRouter(tags=["History"])
 
-_ACTIONS_BY_TYPE: dict[str, list[str]] = {}
-for _action, _type in ACTION_TYPES.items():
-    _ACTIONS_BY_TYPE.setdefault(_type, []).append(_action)
+# Statsig's action types name the kind (qualifying_event_created, metric_source_created,
+# assignment_source_created, ...): each type is (its kind, the store's actions).
+_ACTIONS_BY_TYPE: dict[str, tuple[str, list[str]]] = {}
+for _kind in get_args(SourceKind):
+    for _action, _type in ACTION_TYPES.items():
+        _kind_type = _type.replace("qualifying_event", _kind, 1)
+        _ACTIONS_BY_TYPE.setdefault(_kind_type, (_kind, []))[1].append(_action)
 
 
 def revisions_router(kind: Kind) -> APIRouter:
@@ -125,18 +129,18 @@ async def _actions(
             description=f"One of: {', '.join(sorted(_ACTIONS_BY_TYPE))}",
         ),
     ] = None,
-) -> list[str] | None:
+) -> tuple[str | None, list[str]] | None:
+    """(the kind the action type names, or None for a bare action; the store's actions)."""
     if action_type is None:
         return None
-    actions = _ACTIONS_BY_TYPE.get(action_type) or (
-        [action_type] if action_type in ACTION_TYPES else None
+    if action_type in _ACTIONS_BY_TYPE:
+        return _ACTIONS_BY_TYPE[action_type]
+    if action_type in ACTION_TYPES:
+        return None, [action_type]
+    raise invalid(
+        "actionType",
+        f"Unknown action type; expected one of: {', '.join(sorted(_ACTIONS_BY_TYPE))}",
     )
-    if actions is None:
-        raise invalid(
-            "actionType",
-            f"Unknown action type; expected one of: {', '.join(sorted(_ACTIONS_BY_TYPE))}",
-        )
-    return actions
 
 
 @router.get(
@@ -150,7 +154,7 @@ async def audit_logs(
     _key: CallingKey,
     context: Context,
     paging: PagingParams,
-    actions: Annotated[list[str] | None, Depends(_actions)],
+    action: Annotated[tuple[str | None, list[str]] | None, Depends(_actions)],
     since: Annotated[
         Since, Query(alias="startDate", description="YYYY-MM-DD or an ISO timestamp")
     ] = None,
@@ -170,6 +174,11 @@ async def audit_logs(
     ] = None,
     key_id: Annotated[str | None, Query(alias="keyID", description="Only this key's")] = None,
 ) -> Response:
+    action_kind, actions = action if action is not None else (None, None)
+    if action_kind is not None:
+        if kind is not None and kind != action_kind:
+            raise invalid("actionType", f"Names a {action_kind}, but kind is {kind!r}")
+        kind = action_kind  # type: ignore[assignment]
     found = await context.blocking(
         context.events.audit_log,
         paging.page,

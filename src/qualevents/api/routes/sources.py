@@ -9,7 +9,7 @@ kind (``kind.create_body``), which FastAPI must see as objects, not strings.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
@@ -37,7 +37,7 @@ from qualevents.api.deps import (
 from qualevents.api.params import PagingParams
 from qualevents.api.responses import etag, json_response, pagination
 from qualevents.api.routes.documented import errors_of
-from qualevents.models import ApiKey
+from qualevents.models import ApiKey, QualifyingEvent, Source
 from qualevents.reviews import ReviewService
 from qualevents.service import QualifyingEventService, WriteResult
 from qualevents.wire import ChangeRequestResponse, Message, body_encoder
@@ -58,9 +58,25 @@ class Kind:
     one: type[BaseModel]  # the response with one source
     page: type[BaseModel]  # a list page
     service: Callable[[AppContext], QualifyingEventService]
-    list_path: str = ""  # relative to base; Statsig's metric sources list at "/list"
+    list_path: str = ""  # relative to collection; Statsig's metric sources list at "/list"
     # The review queue as seen by this kind (submits changes to it).
     reviews: Callable[[AppContext], ReviewService] = lambda context: context.reviews
+    # Where the list and create live when not at ``base`` (Statsig's assignment sources:
+    # /assignment_sources, each one at /assignment_source/{name}).
+    collection: str | None = None
+    model: type[Source] = QualifyingEvent  # the domain class a body becomes
+    # Messages where Statsig's differ from "<label> <verb> successfully.", by verb:
+    # listed, created, read, updated, deleted.
+    messages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def collection_path(self) -> str:
+        return self.collection or self.base
+
+    def message(self, verb: str) -> str:
+        """Statsig's success message for ``verb`` ("created") on this kind."""
+        default = f"{self.label}s {verb} successfully." if verb == "listed" else None
+        return self.messages.get(verb) or default or f"{self.label} {verb} successfully."
 
 
 def _write_response(result: WriteResult, message: str, status: int, noun: str) -> Response:
@@ -107,7 +123,8 @@ async def _held_for_review(
 
 def source_router(kind: Kind) -> APIRouter:
     """Statsig's five operations on ``kind`` and PATCH, declared."""
-    router = APIRouter(prefix=kind.base, tags=[kind.tag])
+    router = APIRouter(tags=[kind.tag])
+    one = kind.base + "/{name}"
     noun = kind.label.lower()
     Name = Annotated[str, Path(description=f"The {noun}'s name (URL-encoded; may contain spaces)")]
     write_deps = [Depends(_writing_key), JsonBody]
@@ -156,10 +173,10 @@ def source_router(kind: Kind) -> APIRouter:
             dry_run=dry_run,
             expected_revision=revision,
         )
-        return _write_response(result, f"{kind.label} updated successfully.", 200, noun)
+        return _write_response(result, kind.message("updated"), 200, noun)
 
     @router.get(
-        kind.list_path,
+        kind.collection_path + kind.list_path,
         summary=f"List {noun}s",
         response_model=kind.page,
         responses=errors_of(400, 401, 429),
@@ -170,15 +187,17 @@ def source_router(kind: Kind) -> APIRouter:
         )
         encoded = encode_page(
             {
-                "message": f"{kind.label}s listed successfully.",
+                "message": kind.message("listed"),
                 "data": found.items,
-                "pagination": pagination(kind.base + kind.list_path, paging, found.total),
+                "pagination": pagination(
+                    kind.collection_path + kind.list_path, paging, found.total
+                ),
             }
         )
         return Response(encoded, media_type="application/json")
 
     @router.post(
-        "",
+        kind.collection_path,
         summary=f"Create a {noun}",
         status_code=201,
         response_model=kind.one,
@@ -191,7 +210,7 @@ def source_router(kind: Kind) -> APIRouter:
         context: Context,
         review: WantsReview,
     ) -> Response:
-        event = event_from_body(body, body.name)
+        event = event_from_body(body, body.name, kind.model)
         dry_run = bool(body.dry_run)
         held = await _held_for_review(
             context,
@@ -209,25 +228,23 @@ def source_router(kind: Kind) -> APIRouter:
         result = await warehouse_call(
             context, service.create, event, actor_of(key), dry_run=dry_run
         )
-        return _write_response(result, f"{kind.label} created successfully.", 201, noun)
+        return _write_response(result, kind.message("created"), 201, noun)
 
     @router.get(
-        "/{name}",
+        one,
         summary=f"Read a {noun}",
         response_model=kind.one,
         responses=errors_of(400, 401, 404, 429),
     )
     async def read_source(name: Name, _key: CallingKey, context: Context) -> Response:
         stored = await context.blocking(kind.service(context).get, name)
-        encoded = encode_one(
-            {"message": f"{kind.label} read successfully.", "data": stored.event.to_document()}
-        )
+        encoded = encode_one({"message": kind.message("read"), "data": stored.event.to_document()})
         return Response(
             encoded, media_type="application/json", headers={"ETag": etag(stored.revision)}
         )
 
     @router.post(
-        "/{name}",
+        one,
         summary=f"Update a {noun} (replaces the definition)",
         response_model=kind.one,
         responses={**written, **errors_of(400, 401, 403, 404, 412, 413, 415, 429, 502)},
@@ -241,13 +258,13 @@ def source_router(kind: Kind) -> APIRouter:
         review: WantsReview,
         revision: ExpectedRevision,
     ) -> Response:
-        event = event_from_body(body, body.name if body.name is not None else name)
+        event = event_from_body(body, body.name if body.name is not None else name, kind.model)
         return await change(
             context, "update", name, key, review, revision, bool(body.dry_run), event=event
         )
 
     @router.patch(
-        "/{name}",
+        one,
         summary="Change only the fields sent (qualevents extension)",
         response_model=kind.one,
         responses={**written, **errors_of(400, 401, 403, 404, 412, 413, 415, 429, 502)},
@@ -267,7 +284,7 @@ def source_router(kind: Kind) -> APIRouter:
         )
 
     @router.delete(
-        "/{name}",
+        one,
         summary=f"Delete a {noun}",
         response_model=Message,
         responses={
@@ -289,6 +306,6 @@ def source_router(kind: Kind) -> APIRouter:
             return held
         service = kind.service(context)
         await context.blocking(service.delete, name, actor_of(key), expected_revision=revision)
-        return json_response({"message": f"{kind.label} deleted successfully."})
+        return json_response({"message": kind.message("deleted")})
 
     return router

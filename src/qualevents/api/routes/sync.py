@@ -38,8 +38,10 @@ router = APIRouter(prefix="/console/v1/-", tags=["Config as code"])
 def sync_service(context: AppContext) -> SyncService:
     """Every kind's service of the app, and the review queue."""
     services = {"qualifying_event": context.events}
-    if context.metric_sources is not None:
-        services["metric_source"] = context.metric_sources
+    for kind in ("metric_source", "assignment_source"):
+        service = getattr(context, f"{kind}s", None)
+        if service is not None:
+            services[kind] = service
     return SyncService(services, context.reviews)
 
 
