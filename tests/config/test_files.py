@@ -14,6 +14,7 @@ from qualevents.errors import FolderInvalid
 from qualevents.sync import schema
 from qualevents.sync.files import read_folder, render_source, slug, write_folder
 from qualevents.sync.kinds import BY_NAME, KINDS
+from qualevents.wire import EXAMPLE_ASSIGNMENT_SOURCE
 
 EVENT = {
     "name": "Purchases",
@@ -54,7 +55,11 @@ def test_written_files_read_back_to_the_documents(tmp_path):
         "name": "Odd: name/with [marks] ü",
         "sql": "SELECT 1 AS ts, 'x' AS user_id  \n\t-- trailing spaces and a tab",
     }
-    documents = {"qualifying_event": [EVENT, odd], "metric_source": [{**EVENT, "tags": []}]}
+    documents = {
+        "qualifying_event": [EVENT, odd],
+        "metric_source": [{**EVENT, "tags": []}],
+        "assignment_source": [EXAMPLE_ASSIGNMENT_SOURCE],
+    }
     summary = write_folder(tmp_path / "f", documents, default_sync_id="team")
     assert "qualevents.yaml" in summary.written
     folder = read_folder(tmp_path / "f")
@@ -63,6 +68,7 @@ def test_written_files_read_back_to_the_documents(tmp_path):
     assert read[("qualifying_event", "Purchases")] == EVENT
     assert read[("qualifying_event", odd["name"])] == odd
     assert read[("metric_source", "Purchases")] == {**EVENT, "tags": []}
+    assert read[("assignment_source", "exposures")] == EXAMPLE_ASSIGNMENT_SOURCE
     text = (tmp_path / "f" / "qualifying_events" / "purchases.yaml").read_text()
     assert "sql: |\n  SELECT ts, user_id\n  FROM events\n" in text  # a block scalar
 
@@ -218,7 +224,9 @@ def test_the_schema_accepts_what_pull_writes_and_refuses_what_read_refuses(kind)
     import yaml
 
     validator = jsonschema_rs.validator_for(json.loads(schema.shipped_text(kind)))
-    written = yaml.safe_load(render_source(BY_NAME[kind.name], EVENT))
+    sample = EXAMPLE_ASSIGNMENT_SOURCE if kind.name == "assignment_source" else EVENT
+    written = yaml.safe_load(render_source(BY_NAME[kind.name], sample))
+    assert written == sample
     assert validator.is_valid(written)
     assert not validator.is_valid({**written, "managedBy": "x"})
     assert not validator.is_valid({**written, "colum": "x"})

@@ -16,6 +16,7 @@ from tests.factories import event
 
 DEMO_EVENT = "added_to_cart"
 DEMO_METRIC_SOURCE = "purchases"
+DEMO_ASSIGNMENT_SOURCE = "shoppy_exposures"
 
 
 def plan_json(local, folder, *args):
@@ -27,9 +28,10 @@ def plan_json(local, folder, *args):
 def test_pull_then_plan_shows_nothing(local, pulled, tmp_path):
     assert (pulled / "qualifying_events" / f"{DEMO_EVENT}.yaml").exists()
     assert (pulled / "metric_sources" / f"{DEMO_METRIC_SOURCE}.yaml").exists()
+    assert (pulled / "assignment_sources" / f"{DEMO_ASSIGNMENT_SOURCE}.yaml").exists()
     result = local("plan", str(pulled), "--detailed-exitcode")
     assert result.exit_code == 0, result.output
-    assert "No changes. 2 source(s) match the folder." in result.stdout
+    assert "No changes. 3 source(s) match the folder." in result.stdout
     again = local.pull(pulled, "--json")
     assert json.loads(again.stdout)["written"] == []
 
@@ -68,7 +70,7 @@ def test_create_update_and_delete(local, pulled, tmp_path):
     assert f"~ update qualifying event '{DEMO_EVENT}' (revision 1)" in out
     assert "      +SELECT" in out and "AND price_usd > 1" in out  # a unified diff of the SQL
     assert out.count("valid (warehouse)") == 2
-    assert "Plan: 1 to create, 1 to update, 0 to delete; 1 unchanged." in out
+    assert "Plan: 1 to create, 1 to update, 0 to delete; 2 unchanged." in out
     assert local.get("Orders", "metric_source") is None  # plan writes nothing
 
     applied = local("apply", str(plan_file))
@@ -292,3 +294,35 @@ def test_a_name_the_kind_reserves(local, pulled):
 
 def test_a_create_needs_a_valid_model():
     assert QualifyingEvent(name="x").managed_by is None
+
+
+def test_assignment_sources_are_planned_and_applied(local, pulled, tmp_path):
+    folder = pulled / "assignment_sources"
+    demo = folder / f"{DEMO_ASSIGNMENT_SOURCE}.yaml"
+    demo.write_text(demo.read_text().replace("groupNameColumn: group_name\n", ""))
+    (folder / "second.yaml").write_text(
+        demo.read_text().replace(f"name: {DEMO_ASSIGNMENT_SOURCE}", "name: Second")
+    )
+    (folder / "broken.yaml").write_text(
+        demo.read_text()
+        .replace(f"name: {DEMO_ASSIGNMENT_SOURCE}", "name: Broken")
+        .replace("groupIDColumn: group_id", "groupIDColumn: nope")
+    )
+    result = local("plan", str(pulled))
+    assert result.exit_code == 1
+    out = result.stdout
+    assert f"~ update assignment source '{DEMO_ASSIGNMENT_SOURCE}' (revision 1)" in out
+    assert '    groupNameColumn: "group_name" -> (unset)' in out
+    assert "+ create assignment source 'Second'" in out
+    assert "error assignment_sources/broken.yaml:" in out and "groupIDColumn" in out
+    (folder / "broken.yaml").unlink()
+    assert local("apply", str(pulled), "--yes").exit_code == 0
+    second = local.get("Second", "assignment_source")
+    assert second.event.managed_by == "analytics" and second.event.experiment_id_column
+    assert local.get(DEMO_ASSIGNMENT_SOURCE, "assignment_source").event.group_name_column is None
+    assert local("plan", str(pulled), "--detailed-exitcode").exit_code == 0
+    (folder / "second.yaml").unlink()
+    pruned = plan_json(local, pulled, "--prune")
+    assert [(c["kind"], c["action"], c["name"]) for c in pruned["changes"]] == [
+        ("assignment_source", "delete", "Second")
+    ]

@@ -88,7 +88,8 @@ class ImportReport:
 
 def carry(kind: Any, document: dict[str, Any], report: ImportReport) -> dict[str, Any]:
     """The fields of ``document`` qualevents has (the kind's body); others are reported."""
-    from qualevents.sync.files import NOT_IN_FILES, field_order
+    from qualevents.sync.files import field_order
+    from qualevents.sync.kinds import NOT_IN_FILES
 
     known = {"name", *field_order(kind)} - set(NOT_IN_FILES)
     ref = f"{kind.name}/{document.get('name')}"

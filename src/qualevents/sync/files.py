@@ -1,10 +1,11 @@
 """The folder format: one YAML file per source under ``qualifying_events/``,
-``metric_sources/`` (one subfolder per kind, ``sync.kinds``), fields as on the wire, SQL as
-a block scalar or in a ``.sql`` file of the same stem beside it; ``qualevents.yaml`` at the
-top holds the folder's ``syncId``. ``read_folder`` checks every file against the kind's wire
-body and raises ``FolderInvalid`` listing every problem with its file, line and column;
-``write_folder`` (``pull``) writes files that read back to the same documents and leaves a
-file alone when its content would not change. Imports ``errors``, ``wire``, ``sync.kinds``.
+``metric_sources/`` and ``assignment_sources/`` (one subfolder per kind, ``sync.kinds``),
+fields as on the wire, SQL as a block scalar or in a ``.sql`` file of the same stem beside
+it; ``qualevents.yaml`` at the top holds the folder's ``syncId``. ``read_folder`` checks
+every file against the kind's wire body and raises ``FolderInvalid`` listing every problem
+with its file, line and column; ``write_folder`` (``pull``) writes files that read back to
+the same documents and leaves a file alone when its content would not change. Imports
+``errors``, ``wire``, ``sync.kinds``, ``sync.schema``.
 
 The SQL of a source keeps where it came from (``SourceFile.sql_position``), so an error the
 SQL parser places at "line 2, column 15" of the query is reported at the line and column of
@@ -22,13 +23,12 @@ import yaml
 from pydantic import ValidationError
 
 from qualevents.errors import ErrorItem, FolderInvalid
-from qualevents.sync.kinds import APPLY_FIELDS, FOLDER_FILE, KINDS, SyncKind
+from qualevents.sync.kinds import APPLY_FIELDS, FOLDER_FILE, KINDS, NOT_IN_FILES, SyncKind
+from qualevents.sync.schema import shipped_text
 from qualevents.wire import EVENT_FIELDS
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SCHEMA_FOLDER = ".schemas"
-# Fields no file states: the request's own (dryRun) and apply's (managedBy).
-NOT_IN_FILES = ("dryRun", *APPLY_FIELDS)
 MAX_SYNC_ID_LENGTH = 200
 Path_ = tuple[str | int, ...]
 
@@ -439,8 +439,6 @@ def write_folder(
     to ``<kind folder>/<slug of its name>.yaml``; ``qualevents.yaml`` when missing, and the
     JSON Schemas editors validate against. Files whose content would not change are not
     touched; files of sources not given are left as they are."""
-    from qualevents.sync.schema import shipped_text
-
     summary = WriteSummary()
     root.mkdir(parents=True, exist_ok=True)
     if not (root / FOLDER_FILE).exists():

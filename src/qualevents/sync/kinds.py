@@ -34,6 +34,8 @@ BY_FOLDER = {kind.folder: kind for kind in KINDS}
 FOLDER_FILE = "qualevents.yaml"
 # Fields the store keeps that a folder never states: set by apply.
 APPLY_FIELDS = ("managedBy",)
+# Fields no file states: the request's own (dryRun) and apply's.
+NOT_IN_FILES = ("dryRun", *APPLY_FIELDS)
 
 
 def kind_or_raise(name: str) -> SyncKind:

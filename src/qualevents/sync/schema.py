@@ -1,7 +1,7 @@
 """The JSON Schema of a source file, per kind, generated from the kind's wire body (so it
 can never disagree with what ``read_folder`` accepts): the shipped copies live in
 ``sync/schemas/`` and ``python -m qualevents.sync.schema`` rewrites them (a test fails when
-they are stale). Imports ``sync.kinds``, ``sync.files``.
+they are stale). Imports ``sync.kinds``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qualevents.sync.kinds import KINDS, SyncKind
+from qualevents.sync.kinds import KINDS, NOT_IN_FILES, SyncKind
 
 SHIPPED = Path(__file__).resolve().parent / "schemas"
 
 
 def file_schema(kind: SyncKind) -> dict[str, Any]:
-    from qualevents.sync.files import NOT_IN_FILES
-
     schema = kind.body.model_json_schema(by_alias=True)
     for key in NOT_IN_FILES:
         schema["properties"].pop(key, None)
