@@ -12,7 +12,6 @@ from qualevents.cli import app
 from qualevents.runtime import ensure_demo_sources
 from qualevents.service import QualifyingEventService
 from qualevents.store.base import Actor
-from qualevents.wire import CreateBody
 from tests.test_cli_admin import demo_warehouse  # noqa: F401 (a fixture)
 
 runner = CliRunner()
@@ -42,10 +41,10 @@ class Local:
         return self.store.for_kind(kind).get_event(name, fresh=True)
 
     def create(self, body: dict, kind: str = "qualifying_event"):
-        from qualevents.api.convert import event_from_body
+        from qualevents.sync.kinds import BY_NAME
+        from qualevents.sync.plan import event_from_wire
 
-        event = event_from_body(CreateBody.model_validate(body), body["name"])
-        return self.service(kind).create(event, ACTOR)
+        return self.service(kind).create(event_from_wire(BY_NAME[kind], body), ACTOR)
 
 
 @pytest.fixture
