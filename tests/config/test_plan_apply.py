@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 from qualevents.errors import NameInUse, PreconditionFailed
-from qualevents.models import QualifyingEvent
 from qualevents.store.base import BatchChange
 from tests.config.conftest import ACTOR, event_file
 from tests.factories import event
@@ -290,10 +289,6 @@ def test_a_name_the_kind_reserves(local, pulled):
     (pulled / "metric_sources" / "list.yaml").write_text(event_file("list"))
     result = local("plan", str(pulled))
     assert result.exit_code == 1 and "'list' is reserved" in result.stdout
-
-
-def test_a_create_needs_a_valid_model():
-    assert QualifyingEvent(name="x").managed_by is None
 
 
 def test_assignment_sources_are_planned_and_applied(local, pulled, tmp_path):

@@ -28,6 +28,10 @@ from qualevents.sync.schema import shipped_text
 from qualevents.wire import EVENT_FIELDS
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# libyaml's parser and emitter when PyYAML was built with it (several times faster; the
+# same nodes and marks), else PyYAML's own.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 SCHEMA_FOLDER = ".schemas"
 MAX_SYNC_ID_LENGTH = 200
 Path_ = tuple[str | int, ...]
@@ -122,7 +126,7 @@ def _mark(file: str, mark: Any) -> Position:
 def load_yaml(file: str, text: str) -> tuple[Any, dict[Path_, Position]]:
     """The document in ``text`` and the position of each of its values; FolderInvalid for
     a syntax error or a key given twice."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -361,11 +365,11 @@ class _Block(str):
     """A string written as a YAML block scalar (``|``)."""
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
     pass
 
 
-def _represent_block(dumper: yaml.SafeDumper, value: _Block) -> Any:
+def _represent_block(dumper: Any, value: _Block) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="|")
 
 
