@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import enum
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -176,11 +178,24 @@ class Remote:
     def target(self) -> str:
         return self.url.rstrip("/")
 
+    @contextmanager
+    def reaching(self) -> Iterator[None]:
+        """A server that cannot be reached is a domain error (exit 1), not a traceback."""
+        import httpx
+
+        try:
+            yield
+        except httpx.HTTPError as exc:
+            raise QualeventsError(
+                f"Cannot reach {self.target}: {type(exc).__name__}: {exc}"
+            ) from None
+
     def documents(self, kind: str, on_page: Any = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         page = 1
         while True:
-            answer = self.client.list_qualifying_events(limit=100, page=page, kind=kind)
+            with self.reaching():
+                answer = self.client.list_qualifying_events(limit=100, page=page, kind=kind)
             items = answer.body.get("data") or []
             found += [item for item in items if isinstance(item, dict)]
             if on_page is not None:
@@ -190,10 +205,12 @@ class Remote:
             page += 1
 
     def plan(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.client.plan(body).body["data"]
+        with self.reaching():
+            return self.client.plan(body).body["data"]
 
     def apply(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        answer = self.client.apply(body)
+        with self.reaching():
+            answer = self.client.apply(body)
         return answer.status, answer.body["data"]
 
 

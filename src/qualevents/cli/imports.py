@@ -129,9 +129,10 @@ def read_statsig(
             while True:
                 pacer.wait()
                 try:
-                    answer = statsig.client.list_qualifying_events(
-                        limit=page_size, page=page, kind=kind.name
-                    )
+                    with statsig.reaching():
+                        answer = statsig.client.list_qualifying_events(
+                            limit=page_size, page=page, kind=kind.name
+                        )
                 except QualeventsError as error:
                     report.not_carried.append(
                         {
@@ -166,26 +167,13 @@ def write_to_server(
 ) -> None:
     """Create each source, or update it when the name exists and differs (If-Match on the
     revision read); a source the server refuses is reported, the others are carried."""
-    from qualevents.errors import NotFound
-
     for kind, documents in found.items():
         report.written[kind] = 0
         for document in documents:
             name = str(document.get("name"))
             try:
-                try:
-                    current = target.client.get_qualifying_event(name, kind=kind)
-                except NotFound:
-                    target.client.create_qualifying_event(document, kind=kind)
-                    report.written[kind] += 1
-                    continue
-                stored = current.body["data"]
-                if _same(stored, document):
-                    continue
-                target.client.update_qualifying_event(
-                    name, document, if_match=current.etag, kind=kind
-                )
-                report.written[kind] += 1
+                with target.reaching():
+                    _write_one(target, kind, name, document, report)
             except QualeventsError as error:
                 details = "; ".join(
                     f"{'.'.join(map(str, e.loc)) + ': ' if e.loc else ''}{e.message}"
@@ -198,6 +186,23 @@ def write_to_server(
                         "reason": f"{error.message}{': ' + details if details else ''}",
                     }
                 )
+
+
+def _write_one(
+    target: Remote, kind: str, name: str, document: dict[str, Any], report: ImportReport
+) -> None:
+    from qualevents.errors import NotFound
+
+    try:
+        current = target.client.get_qualifying_event(name, kind=kind)
+    except NotFound:
+        target.client.create_qualifying_event(document, kind=kind)
+        report.written[kind] += 1
+        return
+    if _same(current.body["data"], document):
+        return
+    target.client.update_qualifying_event(name, document, if_match=current.etag, kind=kind)
+    report.written[kind] += 1
 
 
 def _render(report: ImportReport, destination: str) -> None:
