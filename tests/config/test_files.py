@@ -232,3 +232,10 @@ def test_the_schema_accepts_what_pull_writes_and_refuses_what_read_refuses(kind)
     assert not validator.is_valid({**written, "colum": "x"})
     without_sql = {k: v for k, v in written.items() if k != "sql"}
     assert validator.is_valid(without_sql)  # the SQL may be in a .sql file
+
+
+def test_a_file_that_is_not_utf8(tmp_path):
+    root = folder_with(tmp_path, {})
+    (root / "metric_sources").mkdir()
+    (root / "metric_sources" / "latin.yaml").write_bytes(b"sql: x\nname: caf\xe9\n")
+    assert problems_of(root) == [("metric_sources/latin.yaml", 2, 10, "Not UTF-8 text")]

@@ -178,6 +178,20 @@ def load_yaml(file: str, text: str) -> tuple[Any, dict[Path_, Position]]:
     return value, marks
 
 
+def read_text(root: Path, path: Path) -> str:
+    """A file of the folder as text; FolderInvalid when it is not UTF-8 or not readable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        before = exc.object[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        where = Position(path.relative_to(root).as_posix(), line, column)
+        raise FolderInvalid(errors=[problem(where, "Not UTF-8 text")]) from None
+    except OSError as exc:
+        where = Position(path.relative_to(root).as_posix(), 1, 1)
+        raise FolderInvalid(errors=[problem(where, f"Cannot read: {exc.strerror}")]) from None
+
+
 def _block_sql_start(text: str, mark: Position) -> Position:
     """Where the content of the block scalar whose indicator (``|``) is at ``mark`` starts:
     the first non-blank line after it, at that line's indentation."""
@@ -237,7 +251,7 @@ def _shape_problems(source: SourceFile) -> list[ErrorItem]:
 
 def read_source(root: Path, path: Path, kind: SyncKind) -> SourceFile:
     file = path.relative_to(root).as_posix()
-    text = path.read_text(encoding="utf-8")
+    text = read_text(root, path)
     data, marks = load_yaml(file, text)
     if not isinstance(data, dict):
         raise FolderInvalid(
@@ -257,7 +271,7 @@ def read_source(root: Path, path: Path, kind: SyncKind) -> SourceFile:
                     )
                 ]
             )
-        source.data = {**data, "sql": beside.read_text(encoding="utf-8")}
+        source.data = {**data, "sql": read_text(root, beside)}
         source.sql_start = Position(sql_file, 1, 1)
     problems = _shape_problems(source)
     if problems:
@@ -278,7 +292,7 @@ def _read_sync_id(root: Path) -> str:
                 )
             ],
         )
-    data, marks = load_yaml(FOLDER_FILE, path.read_text(encoding="utf-8"))
+    data, marks = load_yaml(FOLDER_FILE, read_text(root, path))
     start = Position(FOLDER_FILE, 1, 1)
     if not isinstance(data, dict):
         raise FolderInvalid(errors=[problem(start, "Expected a mapping with syncId")])
