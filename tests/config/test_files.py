@@ -239,3 +239,11 @@ def test_a_file_that_is_not_utf8(tmp_path):
     (root / "metric_sources").mkdir()
     (root / "metric_sources" / "latin.yaml").write_bytes(b"sql: x\nname: caf\xe9\n")
     assert problems_of(root) == [("metric_sources/latin.yaml", 2, 10, "Not UTF-8 text")]
+
+
+def test_aliases_are_refused(tmp_path):
+    lol = "a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"
+    root = folder_with(tmp_path, {"qualifying_events/lol.yaml": lol})
+    found = problems_of(root)
+    assert found[0][:3] == ("qualifying_events/lol.yaml", 1, 4)  # the anchor used again
+    assert all(message == "YAML aliases (*name) are not supported" for *_, message in found)

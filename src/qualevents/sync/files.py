@@ -140,9 +140,17 @@ def load_yaml(file: str, text: str) -> tuple[Any, dict[Path_, Position]]:
         ) from None
     marks: dict[Path_, Position] = {}
     problems: list[ErrorItem] = []
+    seen: set[int] = set()
 
     def build(node: Any, path: Path_) -> Any:
         marks[path] = _mark(file, node.start_mark)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            # An alias is the anchored node again: expanding them could make a small file
+            # describe an enormous document, and no source needs one.
+            if id(node) in seen:
+                problems.append(problem(marks[path], "YAML aliases (*name) are not supported"))
+                return None
+            seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
