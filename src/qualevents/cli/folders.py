@@ -165,14 +165,16 @@ def _parse(model: Any, body: dict[str, Any]) -> Any:
 class Remote:
     """A qualevents server (or Statsig's Console API, for reads)."""
 
-    def __init__(self, url: str, api_key: str | None, **options: Any) -> None:
+    def __init__(
+        self, url: str, api_key: str | None, *, review: bool = True, **options: Any
+    ) -> None:
         from qualevents.client import Client
 
         if not api_key:
             usage("--api-key (or $STATSIG_API_KEY) is required with --url")
         self.url = url
-        # Every mutation asks to respect the project's review settings.
-        self.client = Client(url, api_key, review=True, **options)
+        # apply's mutations ask to respect the project's review settings.
+        self.client = Client(url, api_key, review=review, **options)
 
     @property
     def target(self) -> str:

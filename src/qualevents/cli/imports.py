@@ -105,7 +105,7 @@ def _statsig_client(url: str, key: str, pacer: Pacer, report: ImportReport) -> R
         report.rate_limit_wait_s += seconds
         time.sleep(seconds)
 
-    return Remote(url, key, max_retries=8, max_retry_wait_s=900.0, sleep=sleep)
+    return Remote(url, key, review=False, max_retries=8, max_retry_wait_s=900.0, sleep=sleep)
 
 
 def read_statsig(
@@ -272,7 +272,9 @@ def import_(
     report = ImportReport()
     try:
         pacer = Pacer(statsig_rate_limit)
-        target = Remote(url, api_key) if url else None
+        # Each source is written as itself (a create or an If-Match update), not held for
+        # review: an import is a copy, reviewed as a whole before it is run.
+        target = Remote(url, api_key, review=False) if url else None
         statsig = _statsig_client(statsig_url, statsig_api_key, pacer, report)
         found = read_statsig(statsig, pacer, page_size, report, list(KINDS))
         if target is not None:
