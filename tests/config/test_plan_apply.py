@@ -208,6 +208,10 @@ def test_bad_yaml_stops_the_plan_with_its_position(local, pulled):
     result = local("plan", str(pulled), "--detailed-exitcode")
     assert result.exit_code == 1
     assert "qualifying_events/broken.yaml:2:1: Invalid YAML" in result.stderr
+    as_json = local("plan", str(pulled), "--json")
+    assert as_json.exit_code == 1
+    (item,) = json.loads(as_json.stdout)["errors"]
+    assert (item["file"], item["line"], item["column"]) == ("qualifying_events/broken.yaml", 2, 1)
 
 
 def test_read_only_marks_and_owner(local, pulled):

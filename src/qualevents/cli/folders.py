@@ -426,8 +426,17 @@ def make_plan(where: Local | Remote, folder_path: Path, prune: bool) -> dict[str
     }
 
 
-def _print_folder_error(error: QualeventsError) -> None:
+def _print_folder_error(error: QualeventsError, as_json: bool = False) -> None:
+    """An error on stderr, each item at its file, line and column when it has them; with
+    ``--json``, also the error as JSON on stdout (for CI annotations)."""
     from rich.markup import escape
+
+    if as_json:
+        items = [
+            {**item.extra, "property": ".".join(map(str, item.loc)), "message": item.message}
+            for item in error.errors
+        ]
+        print(json.dumps({"error": error.message, "errors": items}, indent=2))
 
     err.print(f"[red]error:[/red] {escape(error.message)}", highlight=False, soft_wrap=True)
     for item in error.errors:
@@ -466,7 +475,7 @@ def plan(
     except typer.Exit as leaving:
         raise typer.Exit(1 if detailed_exitcode else leaving.exit_code) from None
     except QualeventsError as error:
-        _print_folder_error(error)
+        _print_folder_error(error, as_json)
         raise typer.Exit(1) from None
     made = saved["plan"]
     if out_file is not None:
@@ -594,7 +603,7 @@ def apply(
         }
         status, data = where.apply(body)
     except QualeventsError as error:
-        _print_folder_error(error)
+        _print_folder_error(error, as_json)
         raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
