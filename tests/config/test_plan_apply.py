@@ -247,6 +247,24 @@ def test_a_source_another_folder_manages_is_refused(local, pulled, tmp_path):
     assert local.get("A").event.description == ""
 
 
+def test_a_read_only_source_managed_elsewhere_is_refused(local, pulled):
+    body = _body("Terraformed")
+    local.create({**body, "sql": body["sql"] + "\n", "isReadOnly": True})
+    (pulled / "qualifying_events" / "t.yaml").write_text(
+        event_file("Terraformed") + "isReadOnly: true\ndescription: ours\n"
+    )
+    result = local("plan", str(pulled))
+    assert result.exit_code == 1
+    assert "Marked isReadOnly and not managed by this folder" in result.stdout
+    assert local("apply", str(pulled), "--yes").exit_code == 1
+    assert local.get("Terraformed").event.description == ""
+    # stating it unchanged is no change, so no error
+    (pulled / "qualifying_events" / "t.yaml").write_text(
+        event_file("Terraformed") + "isReadOnly: true\n"
+    )
+    assert local("plan", str(pulled), "--detailed-exitcode").exit_code == 0
+
+
 def test_reviews_open_change_requests(local, pulled):
     assert local("settings", "set", "--require-reviews", warehouse=False).exit_code == 0
     (pulled / "qualifying_events" / "a.yaml").write_text(event_file("A"))

@@ -155,6 +155,8 @@ class SyncService:
 
     @staticmethod
     def _ownership(stored: StoredQualifyingEvent, sync_id: str) -> list[ErrorItem]:
+        """Why this folder may not write ``stored``: another folder manages it, or it is
+        marked isReadOnly by whoever manages it outside any folder (Terraform, a person)."""
         owner = stored.event.managed_by
         if owner is not None and owner != sync_id:
             return [
@@ -162,6 +164,15 @@ class SyncService:
                     ("managed_by",),
                     f"Managed by the folder with syncId {owner!r}, not this one "
                     f"({sync_id!r}): change it there, or delete it there first",
+                )
+            ]
+        if owner is None and stored.event.is_read_only:
+            return [
+                ErrorItem(
+                    ("is_read_only",),
+                    "Marked isReadOnly and not managed by this folder: it is managed "
+                    "elsewhere (e.g. by Terraform); set isReadOnly to false there to let "
+                    "this folder manage it",
                 )
             ]
         return []
