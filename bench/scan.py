@@ -27,8 +27,7 @@ from typing import Any
 import duckdb
 import sqlglot
 
-from qualevents.models import IdTypeMapping
-from qualevents.sql.scan import AssignmentSource
+from qualevents.models import AssignmentSource, IdTypeMapping
 from qualevents.warehouse.demo import BENCH_EXPOSURES, DEFAULT_EVENTS, load_demo
 from qualevents.warehouse.duckdb import DuckDBWarehouse
 from qualevents.warehouse.scan import scan_experiments
@@ -36,6 +35,7 @@ from qualevents.warehouse.scan import scan_experiments
 RESULTS = Path(__file__).parent / "results" / "scan.json"
 TABLE = '"shoppy-sales".experiment_data.exposures'
 SOURCE = AssignmentSource(
+    name="exposures",
     sql="SELECT * FROM `shoppy-sales.experiment_data.exposures`",
     timestamp_column="ts",
     experiment_id_column="experiment_name",

@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 
 from qualevents.client import Client
 from qualevents.errors import NotFound
-from tests.api.test_source_kinds import body
+from qualevents.wire import AssignmentSource, QualifyingEvent
+from tests.api.test_source_kinds import KINDS, KindCase, other_than
 
 
 @pytest.fixture
@@ -19,14 +20,16 @@ def api(app, full_key) -> Iterator[Client]:
         yield client
 
 
-@pytest.mark.parametrize("kind", ["qualifying_event", "metric_source"])
-def test_the_same_verbs_for_every_kind(api, kind):
-    other = "metric_source" if kind == "qualifying_event" else "qualifying_event"
+@pytest.mark.parametrize("case", KINDS, ids=[k.kind for k in KINDS])
+def test_the_same_verbs_for_every_kind(api, case: KindCase):
+    kind, other, body = case.kind, other_than(case).kind, case.body
     created = api.create_qualifying_event(body(), kind=kind)
     assert created.status == 201
     assert api.validate_qualifying_event(body("Other"), kind=kind).dry_run
     read = api.get_qualifying_event("Purchases", kind=kind)
     assert read.data.name == "Purchases"
+    model = AssignmentSource if kind == "assignment_source" else QualifyingEvent
+    assert type(read.data) is model
     api.patch_qualifying_event("Purchases", {"description": "x"}, if_match=read.etag, kind=kind)
     api.update_qualifying_event("Purchases", body(description="y"), kind=kind)
     listed = api.list_qualifying_events(kind=kind)
@@ -46,3 +49,16 @@ def test_the_same_verbs_for_every_kind(api, kind):
 def test_an_unknown_kind_is_a_clear_error(api):
     with pytest.raises(ValueError, match="Unknown kind 'gate'"):
         api.get_qualifying_event("x", kind="gate")
+
+
+def test_an_assignment_source_renames_and_scans_through_the_client(api):
+    from qualevents.errors import WarehouseError
+
+    case = next(k for k in KINDS if k.kind == "assignment_source")
+    api.create_qualifying_event(case.body("Old"), kind=case.kind)
+    renamed = api.patch_qualifying_event("Old", {"name": "New"}, kind=case.kind)
+    assert renamed.data.name == "New" and renamed.data.experiment_id_column == "experiment"
+    with pytest.raises(NotFound):
+        api.get_qualifying_event("Old", kind=case.kind)
+    with pytest.raises(WarehouseError):  # this app has no warehouse (a 502)
+        api.experiments("New")

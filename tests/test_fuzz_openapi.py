@@ -39,8 +39,9 @@ from qualevents.store import open_store
 
 BASE = "/console/v1/experiments/qualifying_events"
 MAX_EXAMPLES = 40
-# every kind has them (qualifying events, metric sources)
-WAREHOUSE_PATHS = ("/{name}/-/preview", "/{name}/-/daily")
+# every kind has them (daily: qualifying events, metric sources; experiments: assignment
+# sources)
+WAREHOUSE_PATHS = ("/{name}/-/preview", "/{name}/-/daily", "/{name}/-/experiments")
 SEEDED = {
     "name": "Log Events",
     "sql": "SELECT user_id, ts FROM events",

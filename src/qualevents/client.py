@@ -49,7 +49,9 @@ from qualevents.errors import (
 from qualevents.wire import (
     API_KEY_HEADER,
     API_VERSION,
+    AssignmentSource,
     AuditLogItem,
+    ExperimentScan,
     Health,
     Pagination,
     QualifyingEvent,
@@ -158,20 +160,15 @@ class _Call:
     headers: dict[str, str] | None = None
 
 
-# Each kind's base path, and where its list is (Statsig lists metric sources at /list, and
-# lists and creates assignment sources at /assignment_sources, each one at its singular).
+# Each kind's base path (each source at base/{name}), where its list and create are when
+# not at the base, and where its list is below that (Statsig lists metric sources at /list).
 BASES = {
     "qualifying_event": BASE,
     "metric_source": "/console/v1/metrics/metric_source",
     "assignment_source": "/console/v1/experiments/assignment_source",
 }
-LIST_PATHS = {"metric_source": "/list"}
 COLLECTIONS = {"assignment_source": "/console/v1/experiments/assignment_sources"}
-
-
-def _collection(kind: str) -> str:
-    """Where ``kind``'s sources are listed (plus ``LIST_PATHS``) and created."""
-    return COLLECTIONS.get(kind) or _base(kind)
+LIST_PATHS = {"metric_source": "/list"}
 
 
 def _base(kind: str) -> str:
@@ -179,6 +176,10 @@ def _base(kind: str) -> str:
         return BASES[kind]
     except KeyError:
         raise ValueError(f"Unknown kind {kind!r}; expected one of: {', '.join(BASES)}") from None
+
+
+def _collection(kind: str) -> str:
+    return COLLECTIONS.get(kind) or _base(kind)
 
 
 def _path(name: str, *rest: str, kind: str = "qualifying_event") -> str:
@@ -197,6 +198,16 @@ def _if_match(etag: str | None) -> dict[str, str] | None:
 
 _EVENT = TypeAdapter(QualifyingEvent).validate_python
 _EVENTS = TypeAdapter(list[QualifyingEvent]).validate_python
+# Each kind's model as read: a qualifying event's unless named.
+_ONE = {"assignment_source": TypeAdapter(AssignmentSource).validate_python}
+_MANY = {"assignment_source": TypeAdapter(list[AssignmentSource]).validate_python}
+_SCAN = TypeAdapter(list[ExperimentScan]).validate_python
+
+
+def _one(kind: str) -> Callable[[Any], Any]:
+    return _ONE.get(kind, _EVENT)
+
+
 _REVISIONS = TypeAdapter(list[Revision]).validate_python
 _AUDIT = TypeAdapter(list[AuditLogItem]).validate_python
 
@@ -235,15 +246,17 @@ class _Endpoints:
 
     # -- Statsig's endpoints ----------------------------------------------------------------
 
-    # Every method on one source takes ``kind``: "qualifying_event" (the default) or
-    # "metric_source" (the same shape, parsed into the same model).
+    # Every method on one source takes ``kind``: "qualifying_event" (the default),
+    # "metric_source" (the same shape, parsed into the same model) or "assignment_source"
+    # (parsed into ``wire.AssignmentSource``).
 
     def list_qualifying_events(
         self, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
     ) -> Any:
         """One page: ``data`` is a list of ``QualifyingEvent``, with ``pagination``."""
         path = _collection(kind) + LIST_PATHS.get(kind, "")
-        return self._run(_Call("GET", path, _EVENTS, params={"limit": limit, "page": page}))
+        parse = _MANY.get(kind, _EVENTS)
+        return self._run(_Call("GET", path, parse, params={"limit": limit, "page": page}))
 
     def create_qualifying_event(
         self,
@@ -253,11 +266,11 @@ class _Endpoints:
         kind: str = "qualifying_event",
     ) -> Any:
         body = {**_as_body(event), "dryRun": True} if dry_run else _as_body(event)
-        return self._run(_Call("POST", _collection(kind), _EVENT, json=body))
+        return self._run(_Call("POST", _collection(kind), _one(kind), json=body))
 
     def get_qualifying_event(self, name: str, *, kind: str = "qualifying_event") -> Any:
         """``data`` is the ``QualifyingEvent``; ``etag`` is what ``if_match=`` takes."""
-        return self._run(_Call("GET", _path(name, kind=kind), _EVENT))
+        return self._run(_Call("GET", _path(name, kind=kind), _one(kind)))
 
     def update_qualifying_event(
         self,
@@ -269,7 +282,7 @@ class _Endpoints:
     ) -> Any:
         path = _path(name, kind=kind)
         return self._run(
-            _Call("POST", path, _EVENT, json=_as_body(event), headers=_if_match(if_match))
+            _Call("POST", path, _one(kind), json=_as_body(event), headers=_if_match(if_match))
         )
 
     def patch_qualifying_event(
@@ -282,7 +295,7 @@ class _Endpoints:
     ) -> Any:
         path = _path(name, kind=kind)
         return self._run(
-            _Call("PATCH", path, _EVENT, json=_as_body(fields), headers=_if_match(if_match))
+            _Call("PATCH", path, _one(kind), json=_as_body(fields), headers=_if_match(if_match))
         )
 
     def delete_qualifying_event(
@@ -309,6 +322,20 @@ class _Endpoints:
         params = {"start": start, "end": end}
         return self._run(_Call("GET", _path(name, "-", "daily", kind=kind), params=params))
 
+    def experiments(
+        self,
+        name: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        unit_type: str | None = None,
+    ) -> Any:
+        """An assignment source's scan: ``data`` is a list of ``wire.ExperimentScan``."""
+        params = {"start": start, "end": end, "unitType": unit_type}
+        path = _path(name, "-", "experiments", kind="assignment_source")
+        given = {key: value for key, value in params.items() if value is not None}
+        return self._run(_Call("GET", path, _SCAN, params=given))
+
     def revisions(
         self, name: str, *, limit: int = 100, page: int = 1, kind: str = "qualifying_event"
     ) -> Any:
@@ -329,7 +356,7 @@ class _Endpoints:
         kind: str = "qualifying_event",
     ) -> Any:
         path = _path(name, "-", "revisions", str(number), "restore", kind=kind)
-        return self._run(_Call("POST", path, _EVENT, headers=_if_match(if_match)))
+        return self._run(_Call("POST", path, _one(kind), headers=_if_match(if_match)))
 
     def plan(self, body: Mapping[str, Any]) -> Any:
         """``POST /console/v1/-/plan``: ``data`` is the plan (a ``wire.PlanData`` dict)."""

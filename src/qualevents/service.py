@@ -260,7 +260,8 @@ class QualifyingEventService:
                 f"Revision {number} of {name!r} is a deletion; restore another revision",
                 [ErrorItem(("revision",), "A deletion has no definition to restore")],
             )
-        event = self.model.from_document(old.document)
+        # Under the name it has now: a renamed source's earlier revisions hold its old name.
+        event = self.model.from_document({**old.document, "name": name})
         report = self.check(event)
         if self.store.get_event(name, fresh=True) is None:
             if expected_revision is not None:

@@ -458,6 +458,14 @@ class Health(OutModel):
     warehouse: str | None
 
 
+# Each kind's create body (what a file handed to the CLI is read as).
+CREATE_BODIES: dict[str, type[BaseModel]] = {
+    "qualifying_event": CreateBody,
+    "metric_source": CreateBody,
+    "assignment_source": AssignmentSourceCreateBody,
+}
+
+
 # -- the one translation between domain and wire names -------------------------------------
 
 

@@ -7,13 +7,10 @@ action types per kind, and the OpenAPI document."""
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient
 
-from tests.api.test_source_kinds import (  # noqa: F401 (reviewer: a fixture)
-    ASSIGNMENT_SOURCES,
-    QUALIFYING_EVENTS,
-    REVIEW,
-    reviewer,
-)
+from qualevents.keys import KeyService
+from tests.api.test_source_kinds import ASSIGNMENT_SOURCES, QUALIFYING_EVENTS, REVIEW
 
 KIND = ASSIGNMENT_SOURCES
 STATSIG_EXAMPLE = {  # Statsig's create example, verbatim
@@ -110,6 +107,11 @@ def test_a_rename_keeps_the_history_under_the_new_name(client, method):
     gone = client.get(KIND.url("Old"))
     assert gone.status_code == 404
     assert client.get(KIND.url("Old") + "/-/revisions").status_code == 404
+    # an earlier revision restores under the name the source has now
+    restored = client.post(KIND.url("New") + "/-/revisions/1/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["data"]["name"] == "New"
+    assert client.get(KIND.url("New")).json()["data"]["description"] == ""
     # the old name may be used again, with a history of its own
     assert client.post(KIND.create, json=KIND.body("Old")).status_code == 201
     assert len(client.get(KIND.url("Old") + "/-/revisions").json()["data"]) == 1
@@ -120,6 +122,7 @@ def test_a_rename_keeps_the_history_under_the_new_name(client, method):
         "assignment_source_created",
         "assignment_source_updated",
         "assignment_source_updated",
+        "assignment_source_restored",
     ]
 
 
@@ -139,6 +142,13 @@ def test_a_rename_onto_a_taken_or_used_name_is_refused(client):
     assert client.get(KIND.url("A")).status_code == 200
     missing = client.patch(KIND.url("Nobody"), json={"name": "D"})
     assert missing.status_code == 404
+
+
+@pytest.fixture
+def reviewer(app, store):
+    secret = KeyService(store).create("reviewer")[1]
+    with TestClient(app, headers={"STATSIG-API-KEY": secret}) as http:
+        yield http
 
 
 def test_a_rename_held_for_review_is_applied_on_approval(client, reviewer):
@@ -172,6 +182,26 @@ def test_action_types_name_each_kind(client):
     unknown = client.get("/console/v1/audit_logs", params={"actionType": "gate_created"})
     assert unknown.status_code == 400
     assert "assignment_source_created" in unknown.json()["errors"][0]["errorMessage"]
+
+
+# Every operation of Statsig's sources extract (statsig-sources.openapi.json), by path.
+STATSIG_SOURCE_OPERATIONS = {
+    "/console/v1/experiments/assignment_sources": {"get", "post"},
+    "/console/v1/experiments/assignment_source/{name}": {"post", "patch", "delete"},
+    "/console/v1/metrics/metric_source": {"post"},
+    "/console/v1/metrics/metric_source/list": {"get"},
+    "/console/v1/metrics/metric_source/{name}": {"get", "post", "delete"},
+}
+
+
+def test_the_openapi_document_declares_every_statsig_source_operation(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, methods in STATSIG_SOURCE_OPERATIONS.items():
+        assert methods <= set(paths[path]), path
+        for method in methods:
+            parameters = {p["name"] for p in paths[path][method].get("parameters", [])}
+            if method != "get":
+                assert "x-respect-review-settings" in parameters, (method, path)
 
 
 def test_the_openapi_document_describes_every_assignment_source_operation(client):

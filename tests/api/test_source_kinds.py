@@ -176,7 +176,7 @@ def test_history_is_per_kind(client, kind):
 
 def test_renaming_through_the_update_body_is_refused(client, kind):
     if kind.renames:
-        pytest.skip("this kind renames: test_source_kinds_rename.py")
+        pytest.skip("this kind renames: test_assignment_sources.py")
     client.post(kind.create, json=kind.body())
     renamed = client.post(kind.url("Purchases"), json=kind.body("Sales"))
     assert renamed.status_code == 400

@@ -25,10 +25,12 @@ from qualevents import __version__
 from qualevents.api.deps import AppContext
 from qualevents.api.edge import Admission, BodyReader, Guard, KeyCheck, RejectNul
 from qualevents.api.errors import body_fields, error_response, from_http_status, from_problems
-from qualevents.api.routes import assignment_sources as assignment_sources_routes
-from qualevents.api.routes import data, health, history, qualifying_events, reviews, sync
-from qualevents.api.routes import metric_sources as metric_sources_routes
-from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND, METRIC_SOURCE_RESERVED
+from qualevents.api.routes import data, health, history, reviews, sync
+from qualevents.api.routes.assignment_sources import ASSIGNMENT_SOURCES
+from qualevents.api.routes.kinds import KINDS
+from qualevents.api.routes.metric_sources import METRIC_SOURCES
+from qualevents.api.routes.qualifying_events import QUALIFYING_EVENTS
+from qualevents.api.routes.sources import source_router
 from qualevents.config import Settings
 from qualevents.errors import QualeventsError
 from qualevents.keys import KeyService
@@ -63,24 +65,28 @@ def create_app(
         from qualevents.store import open_store
 
         store = open_store(settings.database_url)
-    events = QualifyingEventService(store, validator)
-    metric_sources = QualifyingEventService(
-        store.for_kind(METRIC_SOURCE_KIND), validator, reserved_names=METRIC_SOURCE_RESERVED
-    )
-    assignment_sources = QualifyingEventService(
-        store.for_kind(assignment_sources_routes.ASSIGNMENT_SOURCE_KIND), validator, renames=True
-    )
+    services = {
+        kind.name: QualifyingEventService(
+            store.for_kind(kind.name),
+            validator,
+            reserved_names=kind.reserved_names,
+            renames=kind.renames,
+        )
+        for kind in KINDS
+    }
+    events = services[QUALIFYING_EVENTS.name]
     review_queue = ReviewService(store, events)
+    queues = {name: review_queue.for_kind(service) for name, service in services.items()}
     context = AppContext(
         settings=settings,
         store=store,
         events=events,
         keys=KeyService(store),
         reviews=review_queue,
-        metric_sources=metric_sources,
-        metric_source_reviews=review_queue.for_kind(metric_sources),
-        assignment_sources=assignment_sources,
-        assignment_source_reviews=review_queue.for_kind(assignment_sources),
+        metric_sources=services[METRIC_SOURCES.name],
+        metric_source_reviews=queues[METRIC_SOURCES.name],
+        assignment_sources=services[ASSIGNMENT_SOURCES.name],
+        assignment_source_reviews=queues[ASSIGNMENT_SOURCES.name],
         rate_limiter=RateLimiter(store, settings.rate_limit),
         warehouse=warehouse,
         validator=validator,
@@ -126,19 +132,15 @@ def create_app(
         model = getattr(getattr(body, "field_info", None), "annotation", None)
         return error_response(from_problems(exc.errors(), body_fields(model)))
 
-    app.include_router(qualifying_events.router)
-    app.include_router(metric_sources_routes.router)
-    app.include_router(assignment_sources_routes.router)
-    app.include_router(history.revisions_router(qualifying_events.QUALIFYING_EVENTS))
-    app.include_router(history.revisions_router(metric_sources_routes.METRIC_SOURCES))
-    app.include_router(history.revisions_router(assignment_sources_routes.ASSIGNMENT_SOURCES))
+    for kind in KINDS:
+        app.include_router(source_router(kind))
+    for kind in KINDS:
+        app.include_router(history.revisions_router(kind))
     app.include_router(history.router)
-    app.include_router(data.data_router(qualifying_events.QUALIFYING_EVENTS))
-    app.include_router(data.data_router(metric_sources_routes.METRIC_SOURCES))
-    app.include_router(
-        data.data_router(assignment_sources_routes.ASSIGNMENT_SOURCES, with_daily=False)
-    )
-    app.include_router(assignment_sources_routes.scan_router)
+    for kind in KINDS:
+        app.include_router(data.data_router(kind, with_daily=kind.with_daily))
+        for extra in kind.extra_routers:
+            app.include_router(extra)
     app.include_router(reviews.router)
     app.include_router(sync.router)
     app.include_router(health.router)

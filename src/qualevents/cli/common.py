@@ -7,6 +7,7 @@ error (click's own, and ``usage``: a missing option, a destructive command witho
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Callable
@@ -139,3 +140,23 @@ WarehouseUrl = Annotated[
     str | None,
     typer.Option("--warehouse-url", help="Warehouse (default: $QUALEVENTS_WAREHOUSE_URL)"),
 ]
+
+
+class SourceKind(enum.StrEnum):
+    """The kinds of source the commands take (``--kind``)."""
+
+    QUALIFYING_EVENT = "qualifying_event"
+    METRIC_SOURCE = "metric_source"
+    ASSIGNMENT_SOURCE = "assignment_source"
+
+
+KindOption = Annotated[SourceKind, typer.Option("--kind", help="The kind of source the name is of")]
+
+
+def client_for(url: str, api_key: str | None) -> Any:
+    """The client of the server at ``url`` (a usage error without a key)."""
+    from qualevents.client import Client
+
+    if not api_key:
+        usage("--api-key (or $STATSIG_API_KEY) is required with --url")
+    return Client(url, api_key)

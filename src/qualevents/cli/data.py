@@ -1,9 +1,9 @@
-"""``validate``, ``preview`` and ``daily``: definitions against the warehouse, locally
-(store and warehouse from the settings) or through a server (``--url``)."""
+"""``validate``, ``preview``, ``daily`` and ``experiments``: definitions of every kind
+against the warehouse, locally (store and warehouse from the settings) or through a server
+(``--url``)."""
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 import typer
@@ -13,9 +13,12 @@ from qualevents.cli.common import (
     ApiKeyOption,
     DatabaseUrl,
     JsonOutput,
+    KindOption,
     RemoteUrl,
+    SourceKind,
     WarehouseUrl,
     app,
+    client_for,
     emit,
     fail,
     open_local_store,
@@ -25,13 +28,7 @@ from qualevents.cli.common import (
 )
 from qualevents.errors import QualeventsError
 
-
-def _client(url: str, api_key: str | None):
-    from qualevents.client import Client
-
-    if not api_key:
-        usage("--api-key (or $STATSIG_API_KEY) is required with --url")
-    return Client(url, api_key)
+_client = client_for
 
 
 def _print_rows(rows: list[dict[str, object]], title: str, as_json: bool = False) -> None:
@@ -65,16 +62,6 @@ def _print_report(report: dict[str, object], as_json: bool = False) -> None:
         for item in report.get(kind) or []:  # type: ignore[union-attr]
             where = item.get("property") or "request"
             out.print(f"[{colour}]{kind[:-1]}[/{colour}] {where}: {item.get('errorMessage')}")
-
-
-class SourceKind(enum.StrEnum):
-    """The kinds of source the data commands take (``--kind``)."""
-
-    QUALIFYING_EVENT = "qualifying_event"
-    METRIC_SOURCE = "metric_source"
-
-
-KindOption = Annotated[SourceKind, typer.Option("--kind", help="The kind of source the name is of")]
 
 
 def _local_runtime(
@@ -111,7 +98,8 @@ def validate(
 
     from qualevents.api.convert import event_from_body
     from qualevents.api.errors import error_body, from_pydantic, render_item
-    from qualevents.wire import CreateBody
+    from qualevents.models import source_model
+    from qualevents.wire import CREATE_BODIES
 
     raw = path.read()
     if url:
@@ -129,8 +117,8 @@ def validate(
         return
     _service, validator = _local_runtime(database_url, warehouse_url)
     try:
-        body = CreateBody.model_validate_json(raw)
-        event = event_from_body(body, body.name)
+        body = CREATE_BODIES[kind.value].model_validate_json(raw)
+        event = event_from_body(body, body.name, source_model(kind.value))  # type: ignore[attr-defined]
         event.check()
         report = validator.validate(event)
     except ValidationError as exc:
@@ -205,3 +193,70 @@ def daily(
         return
     flat = [{"date": r["date"], "events": r["events"], **r.get("units", {})} for r in rows]
     _print_rows(flat, f"{name}: daily")
+
+
+@app.command(rich_help_panel="Definitions and data")
+def experiments(
+    name: Annotated[str, typer.Argument(help="The assignment source's name")],
+    start: Annotated[str | None, typer.Option(help="First day YYYY-MM-DD (default: all)")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day YYYY-MM-DD (default today)")] = None,
+    unit_type: Annotated[
+        str | None, typer.Option("--unit-type", help="The statsigUnitID to count units of")
+    ] = None,
+    url: RemoteUrl = None,
+    api_key: ApiKeyOption = None,
+    database_url: DatabaseUrl = None,
+    warehouse_url: WarehouseUrl = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """The experiments an assignment source holds: groups, units, crossovers, first and
+    last exposure (the scan, one query in the warehouse)."""
+    from datetime import date
+
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError:
+        usage("--start and --end take dates as YYYY-MM-DD")
+    try:
+        if url:
+            answer = _client(url, api_key).experiments(
+                name, start=start, end=end, unit_type=unit_type
+            )
+            found = [item.model_dump(by_alias=True, exclude_none=True) for item in answer.data]
+        else:
+            service, validator = _local_runtime(
+                database_url, warehouse_url, SourceKind.ASSIGNMENT_SOURCE
+            )
+            result = validator.scan(
+                service.get(name).event, start=first, end=last, unit_type=unit_type
+            )
+            found = [experiment.to_dict() for experiment in result.experiments]
+    except QualeventsError as error:
+        fail(error)
+    if as_json:
+        emit(found, True, lambda: None)
+        return
+    experiments_table = [
+        {
+            "experiment": item["experimentID"],
+            "units": item["units"],
+            "crossover": item["crossoverUnits"],
+            "first exposure": item["firstExposure"],
+            "last exposure": item["lastExposure"],
+        }
+        for item in found
+    ]
+    _print_rows(experiments_table, f"{name}: experiments")
+    groups = [
+        {
+            "experiment": item["experimentID"],
+            "group": group["groupID"],
+            "name": group.get("groupName"),
+            "units": group["units"],
+        }
+        for item in found
+        for group in item["groups"]
+    ]
+    if groups:
+        _print_rows(groups, f"{name}: groups")

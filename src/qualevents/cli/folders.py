@@ -86,10 +86,11 @@ class Local:
 
     def sync(self) -> Any:
         if self._sync is None:
+            from qualevents.api.routes.kinds import KINDS as SERVED
             from qualevents.reviews import ReviewService
             from qualevents.runtime import open_warehouse_for
             from qualevents.service import QualifyingEventService
-            from qualevents.sync.kinds import KINDS
+            from qualevents.sync.kinds import BY_NAME
             from qualevents.sync.plan import SyncService
             from qualevents.validation import Validator
 
@@ -97,16 +98,16 @@ class Local:
                 database_url=self.database_url, warehouse_url=self.warehouse_url
             )
             validator = Validator(open_warehouse_for(settings))
-            from qualevents.api.routes.metric_sources import METRIC_SOURCE_RESERVED
-
+            # As create_app builds them: each kind's reserved names and renames.
             services = {
                 kind.name: QualifyingEventService(
                     self.store.for_kind(kind.name),
                     validator,
-                    METRIC_SOURCE_RESERVED if kind.name == "metric_source" else None,
-                    renames=kind.name == "assignment_source",
+                    reserved_names=kind.reserved_names,
+                    renames=kind.renames,
                 )
-                for kind in KINDS
+                for kind in SERVED
+                if kind.name in BY_NAME
             }
             first = services["qualifying_event"]
             self._sync = SyncService(services, ReviewService(first.store, first))

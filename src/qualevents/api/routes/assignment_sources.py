@@ -32,6 +32,9 @@ from qualevents.wire import (
 BASE = "/console/v1/experiments/assignment_source"
 ASSIGNMENT_SOURCE_KIND = "assignment_source"
 
+# The scan's route is declared below, on this router, which the kind carries.
+scan_router = APIRouter(prefix=BASE, tags=["Warehouse (qualevents)"])
+
 ASSIGNMENT_SOURCES = Kind(
     base=BASE,
     collection="/console/v1/experiments/assignment_sources",
@@ -51,10 +54,12 @@ ASSIGNMENT_SOURCES = Kind(
         "updated": "Assignment Source updated successfully",
         "read": "Assignment Source read successfully",
     },
+    name=ASSIGNMENT_SOURCE_KIND,
+    renames=True,
+    with_daily=False,
+    extra_routers=(scan_router,),
 )
-
 router = source_router(ASSIGNMENT_SOURCES)
-scan_router = APIRouter(prefix=BASE, tags=["Warehouse (qualevents)"])
 
 
 @scan_router.get(

@@ -28,6 +28,8 @@ METRIC_SOURCES = Kind(
     service=lambda context: context.metric_sources,
     list_path="/list",
     reviews=lambda context: context.metric_source_reviews,
+    name=METRIC_SOURCE_KIND,
+    reserved_names=METRIC_SOURCE_RESERVED,
 )
 
 router = source_router(METRIC_SOURCES)

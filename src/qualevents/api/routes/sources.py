@@ -68,6 +68,12 @@ class Kind:
     # Messages where Statsig's differ from "<label> <verb> successfully.", by verb:
     # listed, created, read, updated, deleted.
     messages: dict[str, str] = field(default_factory=dict)
+    name: str = "qualifying_event"  # the store's kind
+    reserved_names: dict[str, str] = field(default_factory=dict)  # refused, with why
+    renames: bool = False  # an update body may name the source anew
+    with_daily: bool = True  # has -/daily (events per day)
+    # Routers of this kind's own beyond the shared ones (assignment sources: the scan).
+    extra_routers: tuple[APIRouter, ...] = ()
 
     @property
     def collection_path(self) -> str:

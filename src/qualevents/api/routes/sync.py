@@ -29,6 +29,7 @@ from qualevents.api.plans import (
 )
 from qualevents.api.responses import json_response
 from qualevents.api.routes.documented import errors_of
+from qualevents.api.routes.kinds import KINDS
 from qualevents.sync.plan import SyncService
 from qualevents.wire import ApplyBody, ApplyResponse, PlanBody, PlanResponse
 
@@ -36,13 +37,8 @@ router = APIRouter(prefix="/console/v1/-", tags=["Config as code"])
 
 
 def sync_service(context: AppContext) -> SyncService:
-    """Every kind's service of the app, and the review queue."""
-    services = {"qualifying_event": context.events}
-    for kind in ("metric_source", "assignment_source"):
-        service = getattr(context, f"{kind}s", None)
-        if service is not None:
-            services[kind] = service
-    return SyncService(services, context.reviews)
+    """Every kind's service of the app (``api.routes.kinds``), and the review queue."""
+    return SyncService({kind.name: kind.service(context) for kind in KINDS}, context.reviews)
 
 
 @router.post(
