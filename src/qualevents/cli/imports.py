@@ -21,7 +21,9 @@ from typing import Annotated, Any
 import typer
 
 from qualevents.cli.common import ApiKeyOption, JsonOutput, RemoteUrl, app, err, fail, usage
-from qualevents.cli.folders import PANEL, Remote, say
+from qualevents.cli.folders import PANEL
+from qualevents.cli.plan_view import say
+from qualevents.cli.targets import Remote
 from qualevents.errors import QualeventsError
 
 STATSIG_RATE_LIMIT = "statsig"  # ratelimit.PRESETS: 100/10,900/900
