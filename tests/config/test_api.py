@@ -54,6 +54,14 @@ def test_plan_then_apply(client):
     ]
     assert client.post(APPLY, json=apply_body(pruned)).status_code == 200
     assert client.get(f"{QE}/B").status_code == 404
+    # released from the folder, A is left alone by the next prune
+    assert client.patch(f"{QE}/A", json={"managedBy": None}).status_code == 200
+    assert "managedBy" not in client.get(f"{QE}/A").json()["data"]
+    released = plan(client, prune=True)
+    assert (
+        released["changes"] == []
+        and {"kind": "qualifying_event", "name": "A"} in (released["leftAlone"])
+    )
 
 
 def test_a_stale_plan_is_a_412_that_applies_nothing(client):
