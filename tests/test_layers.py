@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("store",),
     ("validation", "keys", "ratelimit"),
     ("service", "reviews", "jobs"),
+    ("sync",),
     ("api",),
     ("console",),  # the web console: beside the API, on api.deps; the API never imports it
     ("runtime",),

@@ -448,6 +448,17 @@ class _Endpoints:
             params["analysis"] = analysis
         return self._run(_Call("GET", _path(name, "-", "analyses"), _JOBS, params=params))
 
+    # -- config as code (qualevents) ---------------------------------------------------------
+
+    def plan(self, body: Mapping[str, Any]) -> Any:
+        """``POST /console/v1/-/plan``: ``data`` is the plan (a ``wire.PlanData`` dict)."""
+        return self._run(_Call("POST", "/console/v1/-/plan", json=dict(body)))
+
+    def apply(self, body: Mapping[str, Any]) -> Any:
+        """``POST /console/v1/-/apply``: all the changes or none; ``status`` 202 when held
+        for review (``data["changeRequests"]``)."""
+        return self._run(_Call("POST", "/console/v1/-/apply", json=dict(body)))
+
     def audit_logs(self, **params: Any) -> Any:
         return self._run(_Call("GET", "/console/v1/audit_logs", _AUDIT, params=params))
 

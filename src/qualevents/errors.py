@@ -11,6 +11,7 @@ store, the warehouse adapters and ``sql/``; nothing above them sees one.
     │   ├── ValidationFailed (400)          field-level problems, all at once
     │   ├── NameInUse (400)                 "Name is already in use"
     │   ├── SQLInvalid (400)                parse errors, read-only guard, bad references
+    │   ├── FolderInvalid (400)             a config folder's files (each with file:line:column)
     │   └── UnsupportedApiVersion (400)
     ├── Unauthorized (401)                  missing, unknown or revoked key
     ├── Forbidden (403)                     key lacks the right (read-only key, read-only event)
@@ -99,6 +100,21 @@ def name_in_use(name: str, noun: str = "qualifying event") -> NameInUse:
 
 class SQLInvalid(InvalidRequest):
     default_message = "Bad Request Exception"
+
+
+class FolderInvalid(InvalidRequest):
+    """Problems in a config folder's files, all at once; each item's ``extra`` holds its
+    ``file``, ``line`` and ``column`` (1-based)."""
+
+    default_message = "The folder's files are invalid"
+
+    def __str__(self) -> str:
+        lines = [self.message + ":"]
+        lines += [
+            f"  {e.extra.get('file')}:{e.extra.get('line')}:{e.extra.get('column')}: {e.message}"
+            for e in self.errors
+        ]
+        return "\n".join(lines)
 
 
 class UnsupportedApiVersion(InvalidRequest):

@@ -117,6 +117,9 @@ class QualifyingEvent(_Source):
     skip_validation: bool | None = None
     all_columns: list[str] | None = None
     column_types: list[str] | None = None
+    # The sync id of the folder whose ``qualevents apply`` manages the source (set by apply,
+    # absent otherwise); ``apply --prune`` deletes only sources carrying its own.
+    managed_by: str | None = None
 
     @property
     def effective_source_type(self) -> SourceType:
@@ -179,6 +182,8 @@ class AssignmentSource(_Source):
     owner: Owner | None = None
     team: str | None = None
     team_id: str | None = None
+    # As a qualifying event's: the folder whose ``qualevents apply`` manages it.
+    managed_by: str | None = None
 
     # What a qualifying event has and an assignment source never does, so the shared query
     # builders and checks (sql.queries, sql.checks, validation) read it as a query source.
@@ -217,6 +222,7 @@ class AssignmentSource(_Source):
             "group_name_column",
             "team",
             "team_id",
+            "managed_by",
         ):
             found += _too_long((field,), getattr(self, field), MAX_IDENTIFIER_LENGTH)
         found += _too_many(("tags",), self.tags, MAX_TAGS)
@@ -300,7 +306,14 @@ def _length_problems(event: QualifyingEvent) -> list[ErrorItem]:
     found = _too_long(("name",), event.name, MAX_NAME_LENGTH)
     found += _too_long(("description",), event.description, MAX_DESCRIPTION_LENGTH)
     found += _too_long(("sql",), event.sql, MAX_SQL_LENGTH)
-    for field in ("timestamp_column", "table_name", "date_partition_column", "team", "team_id"):
+    for field in (
+        "timestamp_column",
+        "table_name",
+        "date_partition_column",
+        "team",
+        "team_id",
+        "managed_by",
+    ):
         found += _too_long((field,), getattr(event, field), MAX_IDENTIFIER_LENGTH)
     found += _too_many(("tags",), event.tags, MAX_TAGS)
     for i, tag in enumerate(event.tags or []):

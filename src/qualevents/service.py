@@ -38,6 +38,8 @@ DEFAULT_PAGE_SIZE = 100
 # Each failed attempt means another writer committed in between, so N concurrent PATCHes
 # need up to N attempts; 5 turned a burst of 6 into a spurious 412 without If-Match.
 _PATCH_ATTEMPTS = 50
+# Fields a full update keeps when the body leaves them out.
+BOOKKEEPING_FIELDS = ("owner", "managed_by")
 
 
 class Report(Protocol):
@@ -152,14 +154,20 @@ class QualifyingEventService:
         dry_run: bool = False,
         expected_revision: int | None = None,
     ) -> WriteResult:
-        """Replace the definition: fields the body leaves out become unset, except ``owner``,
-        which is kept (it records who is accountable, not what the source is). A new name
-        in the body renames the source where the kind allows it."""
+        """Replace the definition: fields the body leaves out become unset, except ``owner``
+        and ``managed_by``, which are kept (they record who is accountable and which folder
+        manages the source, not what the source is). A new name in the body renames the
+        source where the kind allows it."""
         current = self.store.get_event_or_raise(name, fresh=True)
         renamed_from = self._renamed_from(name, event.name)
         _check_expected(current, expected_revision)
-        if event.owner is None and current.event.owner is not None:
-            event = event.model_copy(update={"owner": current.event.owner})
+        kept = {
+            field: getattr(current.event, field)
+            for field in BOOKKEEPING_FIELDS
+            if getattr(event, field) is None and getattr(current.event, field) is not None
+        }
+        if kept:
+            event = event.model_copy(update=kept)
         return self._write(event, actor, "update", dry_run, expected_revision, renamed_from)
 
     def patch(

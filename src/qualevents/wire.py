@@ -89,6 +89,11 @@ class EventFields(WireModel):
     )
     all_columns: list[str] | None = Field(None, alias="all_columns")
     column_types: list[str] | None = Field(None, alias="column_types")
+    managed_by: str | None = Field(
+        None,
+        description="qualevents: the folder (sync id) whose `qualevents apply` manages the "
+        "source; set by apply, absent unless set, kept by updates that leave it out",
+    )
 
 
 class WriteBody(EventFields):
@@ -167,6 +172,11 @@ class AssignmentSourceFields(WireModel):
     owner: Owner | None = None
     team: str | None = None
     team_id: str | None = Field(None, alias="teamID")
+    managed_by: str | None = Field(
+        None,
+        description="qualevents: the folder (sync id) whose `qualevents apply` manages the "
+        "source; set by apply, absent unless set, kept by updates that leave it out",
+    )
 
 
 class AssignmentSourceWriteBody(AssignmentSourceFields):
@@ -666,3 +676,122 @@ def body_encoder(model: type[BaseModel], *, many: bool) -> Callable[[dict[str, A
     }
     body = TypedDict(f"{model.__name__}{'Page' if many else 'Body'}", fields)  # type: ignore[operator]
     return functools.partial(TypeAdapter(body).dump_json, by_alias=True)
+
+
+# -- config as code (qualevents extensions under /console/v1/-/) ---------------------------
+
+MAX_PLAN_SOURCES = 10_000
+
+
+class PlanSource(WireModel):
+    kind: SourceKind
+    data: dict[str, Any] = Field(description="The source as its file states it (wire fields)")
+    file: str | None = Field(None, max_length=1000, description="Where it came from, echoed")
+
+
+class PlanBody(WireModel):
+    """What a folder states: every source in it, and its sync id."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "syncId": "analytics",
+                    "prune": False,
+                    "sources": [{"kind": "qualifying_event", "data": EXAMPLE_EVENT}],
+                }
+            ]
+        }
+    )
+
+    sync_id: str = Field(min_length=1, max_length=200, description="The folder's syncId")
+    sources: list[PlanSource] = Field(max_length=MAX_PLAN_SOURCES)
+    prune: bool = Field(
+        False, description="Plan deleting this folder's sources it no longer states"
+    )
+
+
+class PlannedChange(OutModel):
+    kind: SourceKind
+    name: str
+    action: Literal["create", "update", "delete"]
+    base_revision: int | None = Field(description="The revision planned against (If-Match)")
+    file: str | None = None
+    data: dict[str, Any] | None = Field(description="The source as the file states it")
+    changes: dict[str, FieldChange]
+    valid: bool
+    validation: ValidationReport | None = None
+    errors: list[ErrorItem] = []
+
+
+class SourceRef(OutModel):
+    kind: SourceKind
+    name: str
+
+
+class PlanData(OutModel):
+    sync_id: str
+    prune: bool
+    valid: bool
+    changes: list[PlannedChange]
+    unchanged: int
+    left_alone: list[SourceRef] = Field(description="Stored, not in the folder, not owned by it")
+
+
+class PlanResponse(OutModel):
+    message: str
+    data: PlanData
+
+
+class ApplyChange(WireModel):
+    kind: SourceKind
+    name: str = Field(max_length=200)
+    action: Literal["create", "update", "delete"]
+    base_revision: int | None = Field(None, description="The revision the plan was made on")
+    data: dict[str, Any] | None = None
+
+
+class ApplyBody(WireModel):
+    """A saved plan's changes, applied all at once or not at all."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "syncId": "analytics",
+                    "changes": [
+                        {
+                            "kind": "qualifying_event",
+                            "name": "Purchases",
+                            "action": "create",
+                            "baseRevision": None,
+                            "data": EXAMPLE_EVENT,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    sync_id: str = Field(min_length=1, max_length=200)
+    changes: list[ApplyChange] = Field(max_length=MAX_PLAN_SOURCES)
+    read_only: bool = Field(True, description="Mark written sources isReadOnly (unless stated)")
+
+
+class AppliedChange(OutModel):
+    kind: SourceKind
+    name: str
+    action: str
+    revision: int | None
+
+
+class ApplyData(OutModel):
+    applied: list[AppliedChange]
+    change_requests: list[ChangeRequest] = Field(
+        description="When the project requires reviews: one per change, nothing applied"
+    )
+
+
+class ApplyResponse(OutModel):
+    message: str
+    data: ApplyData

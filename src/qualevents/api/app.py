@@ -31,7 +31,7 @@ from qualevents.api.errors import (
     from_http_status,
     from_problems,
 )
-from qualevents.api.routes import analyses, data, health, history, power, reviews
+from qualevents.api.routes import analyses, data, health, history, power, reviews, sync
 from qualevents.api.routes.assignment_sources import ASSIGNMENT_SOURCES
 from qualevents.api.routes.kinds import KINDS
 from qualevents.api.routes.metric_sources import METRIC_SOURCES
@@ -158,6 +158,7 @@ def create_app(
     app.include_router(reviews.router)
     app.include_router(analyses.router)
     app.include_router(power.router)
+    app.include_router(sync.router)
     app.include_router(health.router)
     # Added innermost first: Guard sees everything, BodyReader runs just before the router.
     app.add_middleware(

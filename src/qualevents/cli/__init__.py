@@ -1,5 +1,5 @@
 """The ``qualevents`` command: serve, keys, db, settings, events, validate, preview, daily,
-filter-exposures, power, jobs.
+filter-exposures, power, jobs, pull, plan, apply, import.
 Imports everything below it; nothing imports it. Each command module registers its
 commands on the one Typer app in ``common``."""
 
@@ -11,6 +11,8 @@ from qualevents.cli import (  # noqa: F401 - they register commands
     admin,
     analyses,
     data,
+    folders,
+    imports,
     power,
     server,
 )
@@ -22,7 +24,28 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     try:
+        if "--detailed-exitcode" in sys.argv[1:]:
+            sys.exit(_detailed_exit_codes())
         app()
     except QualeventsError as error:  # pragma: no cover - each command handles its own
         err.print(f"error: {error}")
         sys.exit(1)
+
+
+def _detailed_exit_codes() -> int:
+    """``plan --detailed-exitcode`` as Terraform's: 2 means "there are changes", so a
+    usage error (click's 2) exits 1 like every other error."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except click.UsageError as error:
+        error.show()
+        return 1
+    except click.ClickException as error:
+        error.show()
+        return 1
+    except click.Abort:
+        err.print("Aborted!")
+        return 1
+    return code if isinstance(code, int) else 0

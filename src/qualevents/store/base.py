@@ -83,6 +83,19 @@ class Job:
         return self.status not in ACTIVE_JOB_STATUSES
 
 
+@dataclass(frozen=True)
+class BatchChange:
+    """One change of a batch the store applies in one transaction (``apply_changes``):
+    ``create``/``update`` write ``event``; ``update``/``delete`` need the source at
+    ``expected_revision``."""
+
+    kind: str
+    action: str  # create | update | delete
+    name: str
+    event: QualifyingEvent | None = None
+    expected_revision: int | None = None
+
+
 class Store(Protocol):
     kind: str  # the kind of source this store reads and writes
 
@@ -138,6 +151,13 @@ class Store(Protocol):
     def delete_event(
         self, name: str, actor: Actor, *, expected_revision: int | None = None
     ) -> None: ...
+
+    def apply_changes(
+        self, changes: list[BatchChange], actor: Actor
+    ) -> list[StoredQualifyingEvent | None]:
+        """All of ``changes`` (of any kinds) in one transaction, or none: the first that
+        fails (PreconditionFailed, NameInUse, not found) rolls back those before it."""
+        ...
 
     def list_revisions(self, name: str, offset: int, limit: int) -> Page[Revision]: ...
 

@@ -26,7 +26,7 @@ from qualevents.models import (
     QualifyingEvent,
     StoredQualifyingEvent,
 )
-from qualevents.store.base import Actor, Page, Store
+from qualevents.store.base import Actor, BatchChange, Page, Store
 from qualevents.store.cache import ChangeWatchedCache
 from qualevents.store.notify import NotifiedCache
 
@@ -162,6 +162,11 @@ class CachedStore:
         self._written(
             lambda: self.store.delete_event(name, actor, expected_revision=expected_revision)
         )
+
+    def apply_changes(
+        self, changes: list[BatchChange], actor: Actor
+    ) -> list[StoredQualifyingEvent | None]:
+        return self._written(lambda: self.store.apply_changes(changes, actor))
 
     def create_key(self, key_id: str, name: str, kind: KeyKind, key_hash: str) -> ApiKey:
         return self._written(

@@ -37,7 +37,7 @@ from qualevents.models import (
     document_changes,
     source_model,
 )
-from qualevents.store.base import Actor, Page, Revision
+from qualevents.store.base import Actor, BatchChange, Page, Revision
 from qualevents.store.cached import CachedStore
 from qualevents.store.engine import (
     WRITE,
@@ -382,6 +382,31 @@ class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsM
             utc_now(),
         )
         conn.execute(_DELETE_EVENT, {"row_id": row.id})
+
+    def apply_changes(
+        self, changes: list[BatchChange], actor: Actor
+    ) -> list[StoredQualifyingEvent | None]:
+        """Every change, in order, in one transaction: an error in any rolls back all."""
+        done: list[StoredQualifyingEvent | None] = []
+        with self._write() as conn:
+            for change in changes:
+                store = self.for_kind(change.kind)
+                if change.action == "create":
+                    assert change.event is not None
+                    done.append(store._insert_in(conn, change.event, actor, "create"))
+                elif change.action == "update":
+                    assert change.event is not None
+                    done.append(
+                        store._replace_in(
+                            conn, change.event, actor, "update", change.expected_revision
+                        )
+                    )
+                elif change.action == "delete":
+                    store._delete_in(conn, change.name, actor, change.expected_revision)
+                    done.append(None)
+                else:
+                    raise ValueError(change.action)
+        return done
 
     # -- history ------------------------------------------------------------------------
 
