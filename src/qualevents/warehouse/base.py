@@ -130,9 +130,13 @@ class Warehouse(ABC):
             described = self._describe(probe)
         names = asked_names([name for name, _ in described], query)
         return [
-            Column(name, normalize_type(raw, self.DIALECT), raw)
+            Column(name, self.normalize_type(raw), raw)
             for name, (_, raw) in zip(names, described, strict=True)
         ]
+
+    def normalize_type(self, raw: str) -> str:
+        """The vocabulary type of the warehouse's type name ``raw``."""
+        return normalize_type(raw, self.DIALECT)
 
     def sample(self, sql: str, limit: int) -> list[Row]:
         """At most ``limit`` (and never more than ``row_cap``) rows of ``sql``."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -118,18 +119,48 @@ class SnowflakeWarehouse(DBAPIWarehouse):
         """The server's message, without the driver's ``000904 (42000): `` prefix and the
         echo of the query."""
         text = getattr(error, "raw_msg", None) or str(error)
-        return self.scrub(str(text))
+        return self.scrub(_PREFIX_RE.sub("", str(text)))
+
+    def _describe(self, sql: str) -> list[tuple[str, str]]:
+        with self._statement() as (_connection, cursor):
+            self._execute(cursor, sql)
+            return [_type_of(d) for d in cursor.description or []]
+
+    def normalize_type(self, raw: str) -> str:
+        # Snowflake's integers are NUMBER(38,0): any NUMBER of scale 0 is one.
+        if _INTEGER_RE.fullmatch(raw):
+            return "integer"
+        return super().normalize_type(raw)
 
     def _type_name(self, type_code: Any, connection: Any = None) -> str:
-        if isinstance(type_code, int):
-            try:
-                constants = import_driver(
-                    "snowflake.connector.constants", "snowflake", "snowflake-connector-python"
-                )
-                return constants.FIELD_ID_TO_NAME[type_code]
-            except (KeyError, AttributeError):
-                return str(type_code)
-        return str(type_code)
+        return _type_code_name(type_code)
+
+
+_INTEGER_RE = re.compile(r"NUMBER\(\d+,\s*0\)")
+_PREFIX_RE = re.compile(r"^\d{6} \([0-9A-Z]{5}\): ")
+
+
+def _type_of(description: Any) -> tuple[str, str]:
+    """(name, type name) of a result column: ``NUMBER(38,0)`` for FIXED with its precision
+    and scale, the driver's name of the type code otherwise."""
+    name, code = description[0], description[1]
+    kind = _type_code_name(code)
+    precision, scale = getattr(description, "precision", None), getattr(description, "scale", None)
+    if kind == "FIXED" and precision is not None:
+        return name, f"NUMBER({precision},{scale or 0})"
+    return name, kind
+
+
+def _type_code_name(type_code: Any) -> str:
+    if isinstance(type_code, int):
+        try:
+            constants = import_driver(
+                "snowflake.connector.constants", "snowflake", "snowflake-connector-python"
+            )
+            return constants.FIELD_ID_TO_NAME[type_code]
+        except (KeyError, AttributeError):
+            return str(type_code)
+    return str(type_code)
 
 
 def _errors_module() -> Any:
