@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from qualevents.errors import SQLInvalid, WarehouseTimeout, WarehouseUnavailable
+from qualevents.errors import SQLInvalid, WarehouseUnavailable
 from qualevents.models import IdTypeMapping, QualifyingEvent
 from qualevents.sql import DateRange
 from qualevents.sql.queries import daily_query, effective_query, preview_query, schema_probe

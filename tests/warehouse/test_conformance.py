@@ -204,7 +204,8 @@ class WarehouseConformance:
 
 
 DUCKDB_SLOW = (
-    "SELECT COUNT(*) AS n FROM range(100000000) a, range(100000) b WHERE (a.range + b.range) % 7 = 3"
+    "SELECT COUNT(*) AS n FROM range(100000000) a, range(100000) b "
+    "WHERE (a.range + b.range) % 7 = 3"
 )
 POSTGRES_SLOW = "SELECT COUNT(*) AS n FROM generate_series(1, 1000000000) g"
 
