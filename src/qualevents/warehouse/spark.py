@@ -43,6 +43,7 @@ DEFAULT_PORT = 15002
 # translates the error itself.
 _PYSPARK_QUERY_LOGGER = "SQLQueryContextLogger"
 # Connect's client retries an unreachable server for ten minutes by default.
+RELEASE_WAIT_S = 2.0
 _RETRIES = {"max_retries": 3, "initial_backoff": 50, "max_backoff": 1000, "jitter": 100}
 
 
@@ -122,7 +123,7 @@ class SparkWarehouse(Warehouse):
         session = self.session()
         tag = f"qualevents-{uuid.uuid4().hex}"
         labels = self.tags()
-        done = threading.Event()
+        done, abandoned = threading.Event(), threading.Event()
 
         def interrupt() -> None:
             if not done.is_set():
@@ -132,6 +133,9 @@ class SparkWarehouse(Warehouse):
 
         def abandon() -> None:
             if not done.is_set():
+                abandoned.set()
+                with suppress(Exception):  # closing the channel ends the waiting call
+                    session.client.close()
                 self._session.close()
 
         timers = [
@@ -145,6 +149,10 @@ class SparkWarehouse(Warehouse):
                 timer.daemon = True
                 timer.start()
             return work(session)
+        except Exception:
+            if abandoned.is_set():  # the server did not answer in time
+                raise self.timeout_error() from None
+            raise
         finally:
             done.set()
             for timer in timers:
@@ -212,7 +220,14 @@ def _call(error: Exception, method: str) -> str | None:
 
 
 def _stop(session: Any) -> None:
-    session.stop()
+    """Release the session on the server, waiting a little at most (a server that does not
+    answer must not hold up ``close``; it drops idle sessions itself), then close the
+    channel."""
+    releasing = threading.Thread(target=session.stop, daemon=True)
+    releasing.start()
+    releasing.join(RELEASE_WAIT_S)
+    with suppress(Exception):
+        session.client.close()
 
 
 WAREHOUSE = SparkWarehouse

@@ -85,6 +85,8 @@ class TrinoWarehouse(DBAPIWarehouse):
         dbapi = import_driver("trino.dbapi", "trino", "trino")
         params = {
             "request_timeout": self.client_timeout_s,
+            # One attempt: retries would multiply the wait past the timeout.
+            "max_attempts": 1,
             "source": "qualevents",
             "client_tags": ["qualevents"],
             **self.params,
