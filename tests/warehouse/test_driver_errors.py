@@ -379,3 +379,39 @@ def test_validation_raises_when_the_warehouse_fails_instead_of_passing_staticall
     with pytest.raises(raised) as caught:
         Validator(trino_warehouse(trino_error(document))).validate(EVENT)
     assert not isinstance(caught.value, WarehouseUnavailable)
+
+
+# -- the case: `qualevents validate` on ClickHouse with a missing column ----------
+
+
+def test_cli_validate_exits_1_for_a_missing_column_on_clickhouse(chdb_url: str, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from qualevents.cli import app
+
+    body = {
+        "name": "Log Events",
+        "sql": "SELECT ts, user_id, user_timeout FROM conformance.events",
+        "timestampColumn": "ts",
+        "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"}],
+    }
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(body))
+    result = CliRunner().invoke(
+        app,
+        [
+            "validate",
+            str(path),
+            "--warehouse-url",
+            chdb_url,
+            "--database-url",
+            f"sqlite:///{tmp_path / 'q.db'}",
+        ],
+        env={"QUALEVENTS_DATABASE_URL": "sqlite:///unused"},
+    )
+    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
+    text = " ".join(result.stdout.split())
+    assert "valid: no" in text, (result.stdout, result.stderr)
+    assert "valid: no" in text and "mode: warehouse" in text and "user_timeout" in text
