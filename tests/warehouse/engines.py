@@ -87,17 +87,47 @@ def chdb_database(rows_sql: str) -> Iterator[str]:
 
 # -- Snowflake: fakesnow's server ----------------------------------------------------------
 
+# fakesnow pins sqlglot (``~=30.22``) and snowflake-connector-python (``<5``) apart from
+# qualevents' own, so it runs in a virtualenv of its own, as an HTTP server that the real
+# connector in the test environment talks to.
+FAKESNOW_INSTALL = (
+    "python3 -m venv .venv-fakesnow && "
+    ".venv-fakesnow/bin/pip install 'fakesnow[server]' 'snowflake-connector-python<5'"
+)
+
+
+def fakesnow_command() -> str | None:
+    found = os.environ.get("QUALEVENTS_TEST_FAKESNOW")
+    if found:
+        return found
+    local = Path(__file__).resolve().parents[2] / ".venv-fakesnow" / "bin" / "fakesnow"
+    return str(local) if local.exists() else shutil.which("fakesnow")
+
 
 @contextmanager
 def fakesnow_server(create_sql: str, rows_sql: str) -> Iterator[str]:
     """fakesnow's HTTP server holding ``db.conformance.events``; yields the warehouse URL
     that reaches it through the real connector."""
-    require("fakesnow", "pip install 'qualevents[snowflake]' fakesnow")
-    import fakesnow
+    require("snowflake.connector", "pip install 'qualevents[snowflake]'")
+    command = fakesnow_command()
+    if command is None:
+        pytest.skip(f"fakesnow is not installed: {FAKESNOW_INSTALL}")
     import snowflake.connector
 
-    with fakesnow.server() as params:
-        connection = snowflake.connector.connect(**params)
+    port = free_port()
+    process = subprocess.Popen(
+        [command, "-s", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, 60, process)
+        params = {"user": "fake", "password": "snow", "account": "fakesnow"}
+        connection = snowflake.connector.connect(
+            **params,
+            host="127.0.0.1",
+            port=port,
+            protocol="http",
+            session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        )
         cursor = connection.cursor()
         cursor.execute("CREATE DATABASE IF NOT EXISTS db")
         cursor.execute("CREATE SCHEMA IF NOT EXISTS db.conformance")
@@ -105,9 +135,13 @@ def fakesnow_server(create_sql: str, rows_sql: str) -> Iterator[str]:
         cursor.execute(rows_sql.format(table="db.conformance.events"))
         connection.close()
         yield (
-            f"snowflake://{params['user']}:{params['password']}@{params['account']}"
-            f"/db/conformance?host=127.0.0.1&port={params['port']}&protocol=http"
+            f"snowflake://fake:snow@fakesnow/db/conformance"
+            f"?host=127.0.0.1&port={port}&protocol=http"
         )
+    finally:
+        process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(10)
 
 
 # -- Redshift's driver: PostgreSQL through pgbouncer ---------------------------------------

@@ -155,6 +155,7 @@ def source_router(kind: Kind) -> APIRouter:
             actor_of(key),
             dry_run=dry_run,
             expected_revision=revision,
+            key_id=key.id,
         )
         return _write_response(result, f"{kind.label} updated successfully.", 200, noun)
 
@@ -207,7 +208,7 @@ def source_router(kind: Kind) -> APIRouter:
             return held
         service = kind.service(context)
         result = await warehouse_call(
-            context, service.create, event, actor_of(key), dry_run=dry_run
+            context, service.create, event, actor_of(key), dry_run=dry_run, key_id=key.id
         )
         return _write_response(result, f"{kind.label} created successfully.", 201, noun)
 
