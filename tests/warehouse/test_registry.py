@@ -61,7 +61,10 @@ def test_opening_never_connects_and_a_missing_driver_names_the_extra(
     warehouse = open_warehouse(url)  # no driver needed to open
     assert warehouse is not None and name == warehouse.NAME
     # The driver absent, whether or not this machine has it (CI installs them all): an
-    # import of a module set to None in sys.modules raises ImportError.
+    # import of a module (or a submodule already loaded) set to None in sys.modules raises
+    # ImportError.
+    for loaded in [m for m in sys.modules if m == module or m.startswith(f"{module}.")]:
+        monkeypatch.setitem(sys.modules, loaded, None)
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ConfigurationError) as caught:
         warehouse.query("SELECT 1 AS one")

@@ -5,11 +5,13 @@ timeout). Imports nothing from the package.
 ``Kind`` is what an adapter's ``classify`` answers; ``sqlstate_kind`` reads the SQLSTATE
 classes PostgreSQL, Redshift, Databricks and Spark share; ``class_name_kind`` reads the
 DB-API 2.0 exception names (and google-api-core's) for a driver an adapter does not know
-better.
+better; ``error_code_kind`` reads the SQLSTATE and ``[ERROR_CLASS]`` that Databricks and
+Spark put in their messages (codes, not words).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Kind = Literal["timeout", "unavailable", "rejected", "failed"]
@@ -86,3 +88,32 @@ def class_name_kind(error: BaseException) -> Kind:
     if isinstance(error, OSError):
         return "unavailable"
     return "failed"
+
+
+_SQLSTATE_RE = re.compile(r"SQLSTATE:\s*([0-9A-Z]{5})\b")
+_ERROR_CLASS_RE = re.compile(r"^\s*\[([A-Z_]+)(?:\.[A-Z_]+)?\]")
+# Error classes of Databricks and Spark whose message lacks a SQLSTATE on older runtimes.
+REJECTED_ERROR_CLASSES = {
+    "TABLE_OR_VIEW_NOT_FOUND",
+    "UNRESOLVED_COLUMN",
+    "UNRESOLVED_ROUTINE",
+    "PARSE_SYNTAX_ERROR",
+    "SCHEMA_NOT_FOUND",
+    "DATATYPE_MISMATCH",
+    "INSUFFICIENT_PERMISSIONS",
+}
+TIMEOUT_ERROR_CLASSES = {"QUERY_EXECUTION_TIMEOUT_EXCEEDED", "OPERATION_CANCELED"}
+
+
+def error_code_kind(text: str) -> Kind | None:
+    """What a Spark-style error message's SQLSTATE or ``[ERROR_CLASS]`` says (Databricks,
+    Spark); None when it has neither."""
+    found = _ERROR_CLASS_RE.search(text)
+    name = found.group(1) if found else None
+    if name in TIMEOUT_ERROR_CLASSES:
+        return "timeout"
+    state = _SQLSTATE_RE.search(text)
+    kind = sqlstate_kind(state.group(1)) if state else None
+    if kind is not None:
+        return kind
+    return "rejected" if name in REJECTED_ERROR_CLASSES else None

@@ -16,41 +16,12 @@ each statement carries query tags naming qualevents, the operation and the key i
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 from urllib.parse import unquote
 
 from qualevents.warehouse.base import DBAPIWarehouse, import_driver
-from qualevents.warehouse.classify import Kind, class_name_kind, sqlstate_kind
+from qualevents.warehouse.classify import Kind, class_name_kind, error_code_kind
 from qualevents.warehouse.options import BOOL, FLOAT, INT, STR, url_parts
-
-_SQLSTATE_RE = re.compile(r"SQLSTATE:\s*([0-9A-Z]{5})\b")
-_ERROR_CLASS_RE = re.compile(r"^\s*\[([A-Z_]+)(?:\.[A-Z_]+)?\]")
-# Error classes of Databricks and Spark whose message lacks a SQLSTATE on older runtimes.
-REJECTED_CLASSES = {
-    "TABLE_OR_VIEW_NOT_FOUND",
-    "UNRESOLVED_COLUMN",
-    "UNRESOLVED_ROUTINE",
-    "PARSE_SYNTAX_ERROR",
-    "SCHEMA_NOT_FOUND",
-    "DATATYPE_MISMATCH",
-    "INSUFFICIENT_PERMISSIONS",
-}
-TIMEOUT_CLASSES = {"QUERY_EXECUTION_TIMEOUT_EXCEEDED", "OPERATION_CANCELED"}
-
-
-def error_code_kind(text: str) -> Kind | None:
-    """What a Spark-style error message's SQLSTATE or ``[ERROR_CLASS]`` says; None when it
-    has neither (shared with the Spark adapter)."""
-    found = _ERROR_CLASS_RE.search(text)
-    name = found.group(1) if found else None
-    if name in TIMEOUT_CLASSES:
-        return "timeout"
-    state = _SQLSTATE_RE.search(text)
-    kind = sqlstate_kind(state.group(1)) if state else None
-    if kind is not None:
-        return kind
-    return "rejected" if name in REJECTED_CLASSES else None
 
 
 class DatabricksWarehouse(DBAPIWarehouse):

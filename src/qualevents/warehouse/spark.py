@@ -33,8 +33,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from qualevents.warehouse.base import Warehouse, import_driver
-from qualevents.warehouse.classify import Kind, class_name_kind, sqlstate_kind
-from qualevents.warehouse.databricks import error_code_kind
+from qualevents.warehouse.classify import Kind, class_name_kind, error_code_kind, sqlstate_kind
 from qualevents.warehouse.options import BOOL, STR, url_parts
 from qualevents.warehouse.pool import Shared
 
