@@ -1,7 +1,8 @@
 """Shared fixtures: real stores on SQLite (always) and PostgreSQL (whenever
 QUALEVENTS_TEST_POSTGRES_URL is set; CI always sets it), an app per test, keys.
 
-PostgreSQL tests run in a database created for this test session and dropped after it.
+PostgreSQL tests run in a database created for this test session and dropped after it;
+a Spark Connect server is started once per session when a Spark test asks for one.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ def postgres_database_url() -> Iterator[str]:
     yield url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def spark_server() -> Iterator[str]:
+    """One local Spark Connect server for the whole test session (a JVM is heavy): the
+    warehouse and analysis suites load their own tables into it."""
+    from tests.warehouse import engines
+
+    with engines.spark_connect_server() as url:
+        yield url
 
 
 def _empty(store: SQLStore) -> None:

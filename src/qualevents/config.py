@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     warehouse_threads: int | None = Field(
         None, gt=0, description="DuckDB threads (default: one fewer than the cores)"
     )
+    warehouse_query_labels: bool = Field(
+        True,
+        description="Label every warehouse statement with qualevents, the operation and the "
+        "key id (Snowflake QUERY_TAG, BigQuery job labels, PostgreSQL/Redshift "
+        "application_name, ClickHouse log_comment, Databricks query tags, Spark job tags)",
+    )
+    warehouse_maximum_bytes_billed: int | None = Field(
+        None,
+        gt=0,
+        description="BigQuery: the most bytes one query may scan (maximum_bytes_billed); a "
+        "query that would scan more is refused with a 400",
+    )
     warehouse_concurrency: int = Field(
         8, gt=0, description="Warehouse threads (and DB-API connections) per process"
     )

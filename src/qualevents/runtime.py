@@ -37,6 +37,8 @@ def open_warehouse_for(settings: Settings) -> Any:
             memory_limit=settings.warehouse_memory_limit,
             temp_directory_limit=settings.warehouse_temp_limit,
             threads=settings.warehouse_threads,
+            query_labels=settings.warehouse_query_labels,
+            maximum_bytes_billed=settings.warehouse_maximum_bytes_billed,
         )
     except QualeventsError:
         raise

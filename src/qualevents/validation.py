@@ -7,7 +7,9 @@ read-only guard -> the effective query -> the output schema -> checks. The schem
 the warehouse (a zero-row query: ``mode="warehouse"``), from the definition itself when it
 says ``skip_validation`` with ``all_columns``/``column_types`` (``"declared"``), or from the
 SQL text when there is no warehouse or it cannot be reached (``"static"``, always with a
-warning saying so). Errors block a write; warnings are returned beside it.
+warning saying so). A warehouse that answered with an error never falls back: the query's
+fault is an invalid report, a timeout or a failure of the warehouse is raised (504, 502).
+Errors block a write; warnings are returned beside it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from sqlglot import exp
 from qualevents.errors import (
     ErrorItem,
     SQLInvalid,
-    WarehouseError,
     WarehouseUnavailable,
 )
 from qualevents.models import AssignmentSource, QualifyingEvent
@@ -241,9 +242,10 @@ class Validator:
         if self.warehouse is not None:
             try:
                 return "warehouse", self.warehouse.describe(query), True, notes
-            except SQLInvalid:
-                raise
-            except WarehouseError as error:
+            except WarehouseUnavailable as error:
+                # Only a warehouse that cannot be reached falls back to static checks; one
+                # that answered with an error (SQLInvalid, a timeout, a failure) never turns
+                # into a pass: its error is the answer.
                 notes.append(
                     ErrorItem(
                         (),

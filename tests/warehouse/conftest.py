@@ -178,3 +178,90 @@ def postgres(postgres_schema: tuple[str, str]) -> Iterator[MakeWarehouse]:
     yield make
     for warehouse in opened:
         warehouse.close()
+
+
+# -- real engines beyond DuckDB and PostgreSQL (tests/warehouse/engines.py) ---------------
+
+
+def _factory(url: str) -> Iterator[MakeWarehouse]:
+    from qualevents.warehouse import open_warehouse
+
+    opened: list[Warehouse] = []
+
+    def make(**options: object) -> Warehouse:
+        timeout_s = float(options.pop("timeout_s", 30.0))  # type: ignore[arg-type]
+        row_cap = int(options.pop("row_cap", 10_000))  # type: ignore[call-overload]
+        warehouse = open_warehouse(url, timeout_s=timeout_s, row_cap=row_cap, **options)
+        assert warehouse is not None
+        opened.append(warehouse)
+        return warehouse
+
+    yield make
+    for warehouse in opened:
+        warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def chdb_url() -> Iterator[str]:
+    from tests.warehouse import engines
+
+    with engines.chdb_database(ROWS_SQL) as url:
+        yield url
+
+
+@pytest.fixture
+def chdb(chdb_url: str) -> Iterator[MakeWarehouse]:
+    yield from _factory(chdb_url)
+
+
+@pytest.fixture(scope="session")
+def fakesnow_url() -> Iterator[str]:
+    from tests.warehouse import engines
+
+    with engines.fakesnow_server(CREATE_SQL, ROWS_SQL) as url:
+        yield url
+
+
+@pytest.fixture
+def fakesnow(fakesnow_url: str) -> Iterator[MakeWarehouse]:
+    yield from _factory(fakesnow_url)
+
+
+@pytest.fixture(scope="session")
+def redshift_url(postgres_roles: PostgresRoles) -> Iterator[str]:
+    """The Redshift driver's URL of the least-privileged reader, through pgbouncer."""
+    from tests.warehouse import engines
+
+    reader = urlsplit(postgres_roles.reader_url)
+    with engines.pgbouncer(reader.port or 5432, [reader.username or ""]) as port:
+        yield (
+            f"redshift://{reader.username}@127.0.0.1:{port}/{postgres_roles.database}"
+            "?ssl=false"
+        )
+
+
+@pytest.fixture
+def redshift(redshift_url: str) -> Iterator[MakeWarehouse]:
+    yield from _factory(redshift_url)
+
+
+@pytest.fixture(scope="session")
+def spark_url(spark_server: str) -> str:
+    """The session's Spark Connect server (tests/conftest.py) with the conformance table."""
+    from tests.warehouse import engines
+
+    engines.spark_load(
+        spark_server,
+        [
+            "CREATE DATABASE IF NOT EXISTS conformance",
+            "DROP TABLE IF EXISTS conformance.events",
+            engines.SPARK_CREATE.format(table="conformance.events"),
+            ROWS_SQL.format(table="conformance.events"),
+        ],
+    )
+    return spark_server
+
+
+@pytest.fixture
+def spark(spark_url: str) -> Iterator[MakeWarehouse]:
+    yield from _factory(spark_url)

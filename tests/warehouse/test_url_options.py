@@ -23,6 +23,7 @@ URLS = {
     "redshift": "redshift://me:pw@cluster.aws:5439/dev",
     "trino": "trino://me@host:8080/hive/default",
     "clickhouse": "clickhouse://default@localhost/db",
+    "spark": "spark://localhost:15002",
 }
 
 

@@ -3,12 +3,14 @@ modules (lazily: a cloud driver is imported only when its warehouse is opened).
 
 Module name = registry key = adapter ``NAME`` = sqlglot dialect name: ``duckdb`` (built in),
 ``postgres``, ``bigquery``, ``snowflake``, ``databricks``, ``redshift``, ``trino``,
-``clickhouse``. A warehouse URL's scheme picks the adapter (``postgresql://`` is an alias of
-``postgres``); ``none`` means no warehouse.
+``clickhouse``, ``spark`` (Spark Connect). A warehouse URL's scheme picks the adapter
+(``postgresql://`` is an alias of ``postgres``, ``sc://`` of ``spark``); ``none`` means no
+warehouse.
 
 Beside the adapters: ``options`` (typed URL options), ``pool`` (the one connection cache:
 ``Pool`` for DB-API drivers, ``Shared`` for one thread-safe client), ``executor`` (the
-``WarehouseRunner`` the API awaits: its own threads, a per-key limit).
+``WarehouseRunner`` the API awaits: its own threads, a per-key limit), ``classify`` (driver
+errors by class and code), ``labels`` (what each statement is labelled with).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ NAMES = (
     "redshift",
     "trino",
     "clickhouse",
+    "spark",
 )
 ALIASES = {
     "postgresql": "postgres",
     "postgresql+psycopg": "postgres",
     "postgres+psycopg": "postgres",
+    "sc": "spark",  # Spark Connect's own scheme
 }
 NO_WAREHOUSE = ("none", "")
 

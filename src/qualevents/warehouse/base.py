@@ -10,9 +10,14 @@ statement, whatever the warehouse itself enforces), applies a statement timeout 
 at most ``row_cap`` rows. Driver exceptions never leave an adapter: ``translate_errors``
 turns them into WarehouseTimeout, WarehouseUnavailable, SQLInvalid (the warehouse rejected
 the query) or WarehouseError, with credentials, URLs and server paths scrubbed from the
-message. PostgreSQL and DuckDB classify by the driver's exception classes and codes; the
-default ``translate`` (class names, then words of the message) is what the other drivers
-still use until the real-engines work gives each its own.
+message. Each adapter classifies its driver's exceptions by class and error code
+(``classify``, ``warehouse.classify``), never by the words of a message, and reduces them
+to the server's message (``driver_message``: no dicts, no server source files).
+
+Result keys are the names the query asked for (``SELECT count(*) AS events`` reads
+``events`` even where the warehouse upper-cases unquoted names, as Snowflake does), and
+every statement carries a label naming qualevents, the operation and the key id where the
+warehouse has a place for one (``warehouse.labels``).
 
 Analysis jobs run their statements inside a :class:`StatementScope` (``statement_scope``):
 its deadline replaces the adapter's timeout (``statement_timeout_s``) and its ``cancel()``
@@ -31,6 +36,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from sqlglot import exp
@@ -48,6 +54,8 @@ from qualevents.errors import (
 from qualevents.sql.parse import ensure_read_only, parse_query
 from qualevents.sql.queries import schema_probe
 from qualevents.sql.schema import Column, normalize_type
+from qualevents.warehouse.classify import Kind, class_name_kind
+from qualevents.warehouse.labels import QueryLabel, current_label
 from qualevents.warehouse.options import Parser, url_parts
 from qualevents.warehouse.pool import Pool
 
@@ -68,19 +76,11 @@ _URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 _PATH_RE = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
 MAX_MESSAGE = 500
 DEFAULT_POOL_SIZE = 8
-_TIMEOUT_KINDS = ("timeout", "deadline", "cancel", "interrupt")
-_UNAVAILABLE_KINDS = (
-    "operational",
-    "connect",
-    "interface",
-    "forbidden",
-    "unauthorized",
-    "unauthenticated",
-    "permissiondenied",
-    "serviceunavailable",
-    "auth",
-)
-_REJECTED_KINDS = ("programming", "syntax", "badrequest", "notfound", "dataerror", "query")
+# Seconds a driver may wait beyond the statement timeout (connecting, reading the answer)
+# before the call gives up: the server's own timeout should fire first.
+CLIENT_MARGIN_S = 5.0
+# Seconds to connect at most, whatever the statement timeout.
+CONNECT_TIMEOUT_S = 10.0
 
 
 class StatementScope:
@@ -229,6 +229,10 @@ class Warehouse(ABC):
         self.row_cap = row_cap
         self.pool_size = DEFAULT_POOL_SIZE
         self.allow_privileged_role = False
+        # Label each statement (``warehouse.labels``); a per-query scan budget in bytes
+        # where the warehouse offers one (BigQuery's maximum_bytes_billed).
+        self.query_labels = True
+        self.maximum_bytes_billed: int | None = None
         self._secrets: list[str] = []
 
     def configure(self, **tuning: Any) -> None:
@@ -257,7 +261,15 @@ class Warehouse(ABC):
         ensure_read_only(probe, self.DIALECT)
         with self.translate_errors():
             described = self._describe(probe)
-        return [Column(name, normalize_type(raw, self.DIALECT), raw) for name, raw in described]
+        names = asked_names([name for name, _ in described], query)
+        return [
+            Column(name, self.normalize_type(raw), raw)
+            for name, (_, raw) in zip(names, described, strict=True)
+        ]
+
+    def normalize_type(self, raw: str) -> str:
+        """The vocabulary type of the warehouse's type name ``raw``."""
+        return normalize_type(raw, self.DIALECT)
 
     def sample(self, sql: str, limit: int) -> list[Row]:
         """At most ``limit`` (and never more than ``row_cap``) rows of ``sql``."""
@@ -329,7 +341,25 @@ class Warehouse(ABC):
         ensure_read_only(sql, self.DIALECT)
         with self.translate_errors():
             names, rows = self._fetch(sql, limit)
+        names = asked_names(names, _parsed(sql, self.DIALECT))
         return [dict(zip(names, row, strict=False)) for row in rows]
+
+    def label(self) -> QueryLabel | None:
+        """The label of the statement about to be sent (None when labels are off)."""
+        return current_label() if self.query_labels else None
+
+    def label_text(self, default_operation: str = "query") -> str:
+        label = self.label()
+        return label.text(default_operation) if label is not None else ""
+
+    @property
+    def client_timeout_s(self) -> float:
+        """How long the driver may wait for an answer: the statement timeout and a margin."""
+        return self.timeout_s + CLIENT_MARGIN_S
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return min(CONNECT_TIMEOUT_S, self.client_timeout_s)
 
     @abstractmethod
     def _describe(self, sql: str) -> list[tuple[str, str]]:
@@ -339,17 +369,25 @@ class Warehouse(ABC):
     def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
         """Column names and at most ``limit`` rows of ``sql``."""
 
+    def classify(self, error: Exception) -> Kind:
+        """What ``error`` means: by the driver's classes and codes (adapters override
+        this); the default reads the DB-API class names, never the message."""
+        return class_name_kind(error)
+
+    def driver_message(self, error: Exception) -> str:
+        """The server's message in ``error``, scrubbed (adapters whose driver packs more
+        than a message into ``str(error)`` override this)."""
+        return self.scrub(str(error))
+
     def translate(self, error: Exception) -> QualeventsError:
-        """The qualevents error for a driver exception. The default reads the exception's
-        class name (the DB-API names, google-api-core's) and the message; adapters refine it."""
-        kind = type(error).__name__.lower()
-        message = self.scrub(str(error))
-        lowered = message.lower()
-        if any(word in kind for word in _TIMEOUT_KINDS) or "timeout" in lowered.replace(" ", ""):
+        """The qualevents error for a driver exception (``classify``, ``driver_message``)."""
+        kind = self.classify(error)
+        if kind == "timeout":
             return self.timeout_error()
-        if any(word in kind for word in _UNAVAILABLE_KINDS):
+        message = self.driver_message(error)
+        if kind == "unavailable":
             return self.unavailable_error(message)
-        if any(word in kind for word in _REJECTED_KINDS):
+        if kind == "rejected":
             return self.rejected_error(message)
         return WarehouseError(
             f"The {self.NAME} warehouse failed: {message}", [ErrorItem((), message)]
@@ -501,9 +539,13 @@ class DBAPIWarehouse(Warehouse):
             finally:
                 cursor.close()
 
+    def _execute(self, cursor: Any, sql: str) -> None:
+        """Run the statement (adapters add per-statement options: a label, a timeout)."""
+        cursor.execute(sql)
+
     def _describe(self, sql: str) -> list[tuple[str, str]]:
         with self._statement() as (connection, cursor):
-            cursor.execute(sql)
+            self._execute(cursor, sql)
             return [(d[0], self._type_name(d[1], connection)) for d in cursor.description or []]
 
     def _type_name(self, type_code: Any, connection: Any = None) -> str:
@@ -511,7 +553,7 @@ class DBAPIWarehouse(Warehouse):
 
     def _fetch(self, sql: str, limit: int) -> tuple[list[str], Sequence[Sequence[Any]]]:
         with self._statement() as (_connection, cursor):
-            cursor.execute(sql)
+            self._execute(cursor, sql)
             names = [d[0] for d in cursor.description or []]
             rows = cursor.fetchmany(limit) if limit > 0 else []
             return names, rows
@@ -522,3 +564,31 @@ class DBAPIWarehouse(Warehouse):
 
 def _close(connection: Any) -> None:
     connection.close()
+
+
+@lru_cache(maxsize=1024)
+def _parsed(sql: str, dialect: str) -> exp.Query | None:
+    try:
+        return parse_query(sql, dialect)
+    except QualeventsError:
+        return None
+
+
+def asked_names(names: Sequence[str], query: exp.Query | None) -> list[str]:
+    """``names`` (as the warehouse reported them) spelled as ``query`` asked for them: a
+    name that differs from one of the query's output names only in case (Snowflake
+    upper-cases unquoted aliases: ``day`` comes back ``DAY``) takes the query's spelling."""
+    names = [str(name) for name in names]
+    if query is None:
+        return names
+    asked = [name for name in query.named_selects if name and name != "*"]
+    exact = set(asked)
+    by_lower: dict[str, str | None] = {}
+    for name in asked:
+        key = name.lower()
+        by_lower[key] = None if key in by_lower and by_lower[key] != name else name
+    spelled = []
+    for name in names:
+        found = by_lower.get(name.lower()) if name not in exact else None
+        spelled.append(found or name)
+    return spelled

@@ -6,6 +6,12 @@ URL: ``bigquery://project[/dataset]?location=US&credentials_path=/path/key.json`
 returns the schema and scans (and bills) nothing. Queries carry ``job_timeout_ms``; give the
 service account only ``roles/bigquery.dataViewer`` and ``jobUser``; the read-only guard
 runs before every statement.
+
+Every job carries labels naming qualevents, the operation and the key id (``tool``,
+``operation``, ``key_id``: the INFORMATION_SCHEMA.JOBS views and billing exports show
+them) and, when ``QUALEVENTS_WAREHOUSE_MAXIMUM_BYTES_BILLED`` is set, that scan budget
+(``maximum_bytes_billed``: BigQuery refuses a query that would scan more). Errors are
+classified by google-api-core's classes, HTTP code and the error's ``reason``.
 """
 
 from __future__ import annotations
@@ -14,9 +20,17 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
 
+from qualevents.errors import ErrorItem, QualeventsError, SQLInvalid
 from qualevents.warehouse.base import Warehouse, import_driver
+from qualevents.warehouse.classify import Kind, class_name_kind
 from qualevents.warehouse.options import STR, url_parts
 from qualevents.warehouse.pool import Shared
+
+# google-api-core error reasons and what they mean for the user.
+TIMEOUT_REASONS = {"timeout", "jobTimeout"}
+UNAVAILABLE_REASONS = {"quotaExceeded", "rateLimitExceeded", "backendError"}
+REJECTED_REASONS = {"invalidQuery", "invalid", "notFound", "accessDenied", "duplicate"}
+BUDGET_REASON = "bytesBilledLimitExceeded"
 
 
 class BigQueryWarehouse(Warehouse):
@@ -85,7 +99,45 @@ class BigQueryWarehouse(Warehouse):
         bigquery = self.driver()
         if self.dataset and self.project:
             options["default_dataset"] = f"{self.project}.{self.dataset}"
-        return bigquery.QueryJobConfig(labels={"tool": "qualevents"}, **options)
+        label = self.label()
+        labels = label.pairs("describe" if options.get("dry_run") else "query") if label else {}
+        if self.maximum_bytes_billed:
+            options["maximum_bytes_billed"] = int(self.maximum_bytes_billed)
+        return bigquery.QueryJobConfig(labels={"tool": "qualevents", **labels}, **options)
+
+    def classify(self, error: Exception) -> Kind:
+        reason = _reason(error)
+        code = getattr(error, "code", None)
+        if reason in TIMEOUT_REASONS or code == 504:
+            return "timeout"
+        if reason in REJECTED_REASONS or reason == BUDGET_REASON:
+            return "rejected"
+        if reason in UNAVAILABLE_REASONS or code in (401, 429, 502, 503):
+            return "unavailable"
+        if code in (400, 404):
+            return "rejected"
+        if code == 403:
+            return "unavailable"
+        if type(error).__name__.endswith("CredentialsError"):
+            return "unavailable"
+        return class_name_kind(error)
+
+    def driver_message(self, error: Exception) -> str:
+        """The first error's message (google-api-core's text starts with the HTTP method
+        and the job's URL)."""
+        errors = getattr(error, "errors", None) or []
+        first = errors[0] if errors and isinstance(errors[0], dict) else {}
+        return self.scrub(str(first.get("message") or getattr(error, "message", error)))
+
+    def translate(self, error: Exception) -> QualeventsError:
+        if _reason(error) == BUDGET_REASON:
+            message = (
+                f"The bigquery query would scan more than the {self.maximum_bytes_billed} "
+                f"bytes allowed (QUALEVENTS_WAREHOUSE_MAXIMUM_BYTES_BILLED): "
+                f"{self.driver_message(error)}"
+            )
+            return SQLInvalid(message, [ErrorItem(("sql",), message)])
+        return super().translate(error)
 
     def _describe(self, sql: str) -> list[tuple[str, str]]:
         config = self._job_config(dry_run=True, use_query_cache=False)
@@ -102,6 +154,12 @@ class BigQueryWarehouse(Warehouse):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _reason(error: Exception) -> str | None:
+    errors = getattr(error, "errors", None) or []
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    return first.get("reason")
 
 
 def _close(client: Any) -> None:

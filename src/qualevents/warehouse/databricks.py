@@ -6,14 +6,21 @@ URL: ``databricks://token:<access-token>@<server-hostname>/<http-path>?catalog=.
 principal read-only access; the guard runs before every statement, and
 ``STATEMENT_TIMEOUT`` bounds each one. URL options are typed (``_tls_no_verify=false``
 reaches the driver as ``False``); an unknown one is refused.
+
+Errors are classified by the SQLSTATE and error class in the server's message
+(``[TABLE_OR_VIEW_NOT_FOUND] ... SQLSTATE: 42P01``; ``57KD0`` is the statement timeout);
+the driver's socket timeout and retry budget are the statement timeout and a margin, and
+each statement carries query tags naming qualevents, the operation and the key id.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 from urllib.parse import unquote
 
 from qualevents.warehouse.base import DBAPIWarehouse, import_driver
+from qualevents.warehouse.classify import Kind, class_name_kind, error_code_kind
 from qualevents.warehouse.options import BOOL, FLOAT, INT, STR, url_parts
 
 
@@ -59,7 +66,34 @@ class DatabricksWarehouse(DBAPIWarehouse):
 
     def _connect(self) -> Any:
         sql = import_driver("databricks.sql", "databricks", "databricks-sql-connector")
-        return sql.connect(**self.params)
+        params = {
+            "_socket_timeout": self.client_timeout_s,
+            "_retry_stop_after_attempts_duration": self.client_timeout_s,
+            "user_agent_entry": "qualevents",
+            **self.params,
+        }
+        return sql.connect(**params)
+
+    def _execute(self, cursor: Any, sql: str) -> None:
+        label = self.label()
+        if label is not None and "query_tags" in inspect.signature(cursor.execute).parameters:
+            cursor.execute(sql, query_tags=label.pairs())
+            return
+        cursor.execute(sql)
+
+    def classify(self, error: Exception) -> Kind:
+        kind = error_code_kind(str(getattr(error, "message", None) or error))
+        if kind is not None:
+            return kind
+        if type(error).__name__ == "ServerOperationError":
+            return "failed"  # the server answered with an error it did not classify
+        return class_name_kind(error)
+
+    def driver_message(self, error: Exception) -> str:
+        """The server's message, without the query it echoes (``== SQL ==``) or the
+        driver's context (the Spark stack trace)."""
+        text = str(getattr(error, "message", None) or error)
+        return self.scrub(text.split("== SQL", 1)[0])
 
 
 WAREHOUSE = DatabricksWarehouse

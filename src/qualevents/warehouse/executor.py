@@ -1,6 +1,6 @@
 """Where warehouse work runs: :class:`WarehouseRunner`, a bounded thread pool of its own
 (apart from the threads the store's calls use) with a per-key limit on concurrent
-warehouse requests. Imports ``errors`` only.
+warehouse requests. Imports ``errors`` and ``warehouse.labels``.
 
 The API awaits one method, ``await runner.run(key_id, function, *args, lane=...)``
 (analysis jobs, which outlive their request, use ``submit``: the same limits, a future). In the
@@ -12,6 +12,10 @@ bound. Validation against the warehouse (creates, updates, dry runs) runs in the
 ``CHECKS`` lane, on threads of its own, so it never waits behind a preview; reads and lists
 do not run here at all. The ``ROWS`` threads run at a lower CPU priority (``NICE``) than
 the event loop and the ``CHECKS`` threads.
+
+Each call runs labelled (``warehouse.labels``) with its key id and its function's name as
+the operation (``preview``, ``daily``, ``create``...), so the statements it sends carry
+both to the warehouse's query log.
 
 A request abandoned by its deadline stops waiting at once; its work finishes in its thread
 (a warehouse statement carries its own timeout) and its slot is released only then, so the
@@ -30,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from qualevents.errors import WarehouseBusy
+from qualevents.warehouse.labels import labelled
 
 T = TypeVar("T")
 DEFAULT_THREADS = 8
@@ -51,6 +56,11 @@ def _lower_priority() -> None:
         thread = threading.get_native_id()
         current = os.getpriority(os.PRIO_PROCESS, thread)
         os.setpriority(os.PRIO_PROCESS, thread, min(19, current + NICE))
+
+
+def _labelled_call(operation: str, key_id: str | None, call: Callable[[], T]) -> T:
+    with labelled(operation, key_id):
+        return call()
 
 
 class _Lane:
@@ -171,7 +181,10 @@ class WarehouseRunner:
         try:
             with self._lock:
                 executor = chosen.pool()
-            future = executor.submit(functools.partial(function, *args, **kwargs))
+            operation = getattr(function, "__name__", "") or "query"
+            future = executor.submit(
+                _labelled_call, operation, key_id, functools.partial(function, *args, **kwargs)
+            )
         except BaseException:
             self._leave(chosen, key_id)
             raise

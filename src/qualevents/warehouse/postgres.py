@@ -11,6 +11,8 @@ URL: ``postgresql://user:password@host:5432/database[?sslmode=require&...]``.
   ``pg_read_server_files``, ``pg_write_server_files`` or ``pg_execute_server_program``, or
   a role with ``CREATE`` on the database is refused, naming the privilege and the fix,
   unless the operator sets ``QUALEVENTS_WAREHOUSE_ALLOW_PRIVILEGED_ROLE=true``.
+- Each statement sets ``application_name`` to its label (``qualevents op=preview
+  key=...``), shown in ``pg_stat_activity`` and the server log.
 - Errors are classified by SQLSTATE (the driver's ``diag``), never by message text, and
   carry the server's primary message and hint only (no ``CONTEXT:`` with function source).
 """
@@ -31,6 +33,7 @@ from qualevents.errors import (
     WarehouseError,
 )
 from qualevents.warehouse.base import DBAPIWarehouse
+from qualevents.warehouse.classify import sqlstate_kind
 from qualevents.warehouse.options import INT, STR, typed_options, url_parts
 
 CONNECT_TIMEOUT_S = 5
@@ -69,27 +72,6 @@ PRIVILEGES = (
     "membership of pg_execute_server_program",
     "CREATE on the database",
 )
-# SQLSTATE classes (the first two characters) and what they mean for the user.
-_REJECTED_CLASSES = {
-    "21",
-    "22",
-    "23",
-    "25",
-    "26",
-    "2B",
-    "38",
-    "39",
-    "3F",
-    "42",
-    "44",
-    "54",
-    "0A",
-    "P0",
-}
-_UNAVAILABLE_CLASSES = {"08", "28", "3D", "57"}
-_UNAVAILABLE_STATES = {"53300"}  # too many connections
-
-
 class PostgresWarehouse(DBAPIWarehouse):
     NAME = "postgres"
     DIALECT = "postgres"
@@ -135,7 +117,11 @@ class PostgresWarehouse(DBAPIWarehouse):
         )
 
     def _statement_begin(self) -> list[str]:
-        return ["BEGIN READ ONLY", f"SET LOCAL statement_timeout = {self.timeout_ms}"]
+        begin = ["BEGIN READ ONLY", f"SET LOCAL statement_timeout = {self.timeout_ms}"]
+        label = self.label_text()
+        if label:  # pg_stat_activity and the server log show who runs the statement
+            begin.append(f"SET LOCAL application_name = '{label}'")
+        return begin
 
     def _statement_end(self) -> list[str]:
         return ["ROLLBACK"]
@@ -191,22 +177,16 @@ class PostgresWarehouse(DBAPIWarehouse):
 
     def translate(self, error: Exception) -> QualeventsError:
         sqlstate = getattr(error, "sqlstate", None) or ""
-        if isinstance(error, pg_errors.QueryCanceled) or sqlstate == "57014":
+        kind = sqlstate_kind(sqlstate)
+        if isinstance(error, pg_errors.QueryCanceled) or kind == "timeout":
             return self.timeout_error()
         message = self.server_message(error)
-        if sqlstate[:2] in _REJECTED_CLASSES or (
-            not sqlstate and isinstance(error, psycopg.DataError)
-        ):
+        if kind == "rejected" or (not sqlstate and isinstance(error, psycopg.DataError)):
             # (a DataError without SQLSTATE: a value the driver cannot convert, e.g. a
             # date beyond Python's range)
             return self.rejected_error(message)
-        if (
-            sqlstate[:2] in _UNAVAILABLE_CLASSES
-            or sqlstate in _UNAVAILABLE_STATES
-            or (
-                not sqlstate
-                and isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
-            )
+        if kind == "unavailable" or (
+            not sqlstate and isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
         ):
             # The driver's text names the host and user; say where, without credentials.
             return self.unavailable_error(f"cannot connect to {self.location}")

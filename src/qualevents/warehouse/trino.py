@@ -6,6 +6,11 @@ password, basic authentication over https). The session property
 ``query_max_execution_time`` bounds each statement; the read-only guard runs first. URL
 options are typed (``verify=false`` reaches the driver as ``False``, ``verify=/ca.pem`` as
 a path); an unknown one is refused.
+
+Errors are classified by Trino's error name and type (``EXCEEDED_TIME_LIMIT`` is the
+timeout, ``USER_ERROR`` the query's fault), and each HTTP request gives up after the
+statement timeout and a margin (``request_timeout``). Queries carry ``source=qualevents``
+and the client tag ``qualevents``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from qualevents.warehouse.base import DBAPIWarehouse, import_driver
+from qualevents.warehouse.classify import Kind, class_name_kind
 from qualevents.warehouse.options import BOOL, BOOL_OR_PATH, FLOAT, INT, STR, url_parts
+
+TIMEOUT_NAMES = {"EXCEEDED_TIME_LIMIT", "EXCEEDED_CPU_LIMIT", "USER_CANCELED"}
+UNAVAILABLE_NAMES = {"SERVER_SHUTTING_DOWN", "SERVER_STARTING_UP", "NO_NODES_AVAILABLE"}
 
 
 class TrinoWarehouse(DBAPIWarehouse):
@@ -74,12 +83,47 @@ class TrinoWarehouse(DBAPIWarehouse):
 
     def _connect(self) -> Any:
         dbapi = import_driver("trino.dbapi", "trino", "trino")
-        params = dict(self.params, session_properties=self.session_properties())
+        params = {
+            "request_timeout": self.client_timeout_s,
+            # One attempt: retries would multiply the wait past the timeout.
+            "max_attempts": 1,
+            "source": "qualevents",
+            "client_tags": ["qualevents"],
+            **self.params,
+            "session_properties": self.session_properties(),
+        }
+        if isinstance(params["client_tags"], str):
+            params["client_tags"] = [t for t in params["client_tags"].split(",") if t]
         if self.password:
             auth = import_driver("trino.auth", "trino", "trino")
             params["auth"] = auth.BasicAuthentication(params.get("user", ""), self.password)
             params.setdefault("http_scheme", "https")
         return dbapi.connect(**params)
+
+
+    def classify(self, error: Exception) -> Kind:
+        name = getattr(error, "error_name", None)
+        kind = getattr(error, "error_type", None)
+        if name in TIMEOUT_NAMES:
+            return "timeout"
+        if name in UNAVAILABLE_NAMES:
+            return "unavailable"
+        if kind == "USER_ERROR":
+            return "rejected"
+        if kind in ("INSUFFICIENT_RESOURCES", "INTERNAL_ERROR", "EXTERNAL"):
+            return "failed"
+        return class_name_kind(error)
+
+    def driver_message(self, error: Exception) -> str:
+        """Trino's message and error name (the driver's ``str`` is a repr with the type
+        and query id)."""
+        message = getattr(error, "message", None)
+        name = getattr(error, "error_name", None)
+        if not isinstance(message, str):
+            return self.scrub(str(error))
+        location = getattr(error, "error_location", None)
+        where = f" at line {location[0]}, column {location[1]}" if location else ""
+        return self.scrub(f"{message}{where} ({name})" if name else f"{message}{where}")
 
 
 WAREHOUSE = TrinoWarehouse

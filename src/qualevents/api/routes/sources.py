@@ -178,6 +178,7 @@ def source_router(kind: Kind) -> APIRouter:
             actor_of(key),
             dry_run=dry_run,
             expected_revision=revision,
+            key_id=key.id,
         )
         return _write_response(result, kind.message("updated"), 200, noun)
 
@@ -232,7 +233,7 @@ def source_router(kind: Kind) -> APIRouter:
             return held
         service = kind.service(context)
         result = await warehouse_call(
-            context, service.create, event, actor_of(key), dry_run=dry_run
+            context, service.create, event, actor_of(key), dry_run=dry_run, key_id=key.id
         )
         return _write_response(result, kind.message("created"), 201, noun)
 
