@@ -120,6 +120,26 @@ class CachedStore:
             "key", key_hash, lambda: self.store.get_key_by_hash(key_hash), fresh=fresh
         )
 
+    # -- answers from memory alone (on the event loop) -----------------------------------
+
+    def _peek(self, space: str, key: Hashable, *, fresh: bool = False) -> Any:
+        """What ``_cached`` would return without loading: the cached value, or None when it
+        is not in memory (or not certainly current). Never does I/O or waits on a lock."""
+        if self.cache is None or (fresh and not self.cache.exact):
+            return None
+        return self.cache.peek(space, key)
+
+    def peek_event(self, name: str) -> StoredQualifyingEvent | None:
+        return self._peek("event", (self.store.kind, name))
+
+    def peek_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]] | None:
+        return self._peek("page", (self.store.kind, offset, limit))
+
+    def peek_key_by_hash(
+        self, key_hash: str, *, fresh: bool = False
+    ) -> tuple[ApiKey, str] | None:
+        return self._peek("key", key_hash, fresh=fresh)
+
     # -- writes of cached data ----------------------------------------------------------
 
     def create_event(

@@ -88,6 +88,16 @@ class NotifiedCache:
                     self._spaces.put(space, key, value)
         return value
 
+    def peek(self, space: str, key: Hashable) -> Any:
+        """The cached value, or None (not cached, not listening, or the lock busy): never
+        loads and never waits, so it may run on the event loop."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._spaces.get(space, key) if self._listening else None
+        finally:
+            self._lock.release()
+
     def clear(self, spaces: tuple[str, ...] | None = None) -> None:
         """Forget the values of ``spaces`` (all when None), and any load in flight."""
         with self._lock:
