@@ -135,9 +135,7 @@ class CachedStore:
     def peek_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]] | None:
         return self._peek("page", (self.store.kind, offset, limit))
 
-    def peek_key_by_hash(
-        self, key_hash: str, *, fresh: bool = False
-    ) -> tuple[ApiKey, str] | None:
+    def peek_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
         return self._peek("key", key_hash, fresh=fresh)
 
     # -- writes of cached data ----------------------------------------------------------

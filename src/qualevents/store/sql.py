@@ -451,9 +451,7 @@ class SQLStore(ReviewsMixin, RateLimitsMixin):
     def peek_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]] | None:
         return None
 
-    def peek_key_by_hash(
-        self, key_hash: str, *, fresh: bool = False
-    ) -> tuple[ApiKey, str] | None:
+    def peek_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
         return None
 
     def list_keys(self) -> list[ApiKey]:
