@@ -65,6 +65,10 @@ class NotifiedCache:
         # The connection that announces this process's changes (``announce``).
         self._announcer: Any = None
         self._announce_lock = threading.Lock()
+        # Announcements asked for and covered so far (``announce`` shares them).
+        self._tickets = threading.Lock()
+        self._requested = 0
+        self._announced = 0
         # Counts the listener's (re)connections.
         self.connections = 0
         self._ready = threading.Event()
@@ -124,10 +128,22 @@ class NotifiedCache:
         ``NOTIFY`` in a transaction of its own, committed without waiting for the disk
         (a lost notification costs nothing to durability), on a connection kept for it.
         Called after the change committed; see migration 0010 for why not inside it. A
-        failure is logged, not raised: the change itself is committed."""
+        failure is logged, not raised: the change itself is committed.
+
+        Concurrent writers share announcements: one sent after a writer's call began
+        covers that writer's change too (it was committed by then), so under load one
+        ``NOTIFY`` goes out per round trip, not one per write."""
         import psycopg
 
+        with self._tickets:
+            self._requested += 1
+            ticket = self._requested
         with self._announce_lock:
+            if self._announced >= ticket:
+                return  # a notification sent after this change committed covers it
+            with self._tickets:
+                covered = self._requested
+            self._announced = covered  # even if the send fails: it is not retried later
             for attempt in range(2):
                 try:
                     if self._announcer is None or self._announcer.closed:
