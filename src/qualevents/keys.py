@@ -49,6 +49,21 @@ def unauthorized(secret: str | None) -> Unauthorized:
     )
 
 
+def _digest(secret: str | None) -> str:
+    if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+        raise unauthorized(secret)
+    return hash_secret(secret)
+
+
+def _accepted(secret: str | None, digest: str, found: tuple[ApiKey, str] | None) -> ApiKey:
+    if found is None:
+        raise unauthorized(secret)
+    key, stored_hash = found
+    if not hmac.compare_digest(stored_hash, digest) or not key.active:
+        raise unauthorized(secret)
+    return key
+
+
 class KeyService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -70,16 +85,16 @@ class KeyService:
     def authenticate(self, secret: str | None, *, fresh: bool = False) -> ApiKey:
         """The active key whose secret this is; Unauthorized otherwise (same for all cases).
         ``fresh``: a key revoked anywhere an instant ago is refused (mutations ask this)."""
-        if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
-            raise unauthorized(secret)
-        digest = hash_secret(secret)
-        found = self.store.get_key_by_hash(digest, fresh=fresh)
-        if found is None:
-            raise unauthorized(secret)
-        key, stored_hash = found
-        if not hmac.compare_digest(stored_hash, digest) or not key.active:
-            raise unauthorized(secret)
-        return key
+        digest = _digest(secret)
+        return _accepted(secret, digest, self.store.get_key_by_hash(digest, fresh=fresh))
+
+    def authenticate_from_memory(self, secret: str | None, *, fresh: bool = False) -> ApiKey | None:
+        """``authenticate`` when the store can answer from memory (``peek_key_by_hash``:
+        no I/O, no waiting, so the event loop may call it); None when it cannot, and then
+        ``authenticate`` decides. A malformed secret is refused here already."""
+        digest = _digest(secret)
+        found = self.store.peek_key_by_hash(digest, fresh=fresh)
+        return None if found is None else _accepted(secret, digest, found)
 
     def list(self) -> list[ApiKey]:
         return self.store.list_keys()

@@ -109,6 +109,15 @@ class QualifyingEventService:
     def get(self, name: str) -> StoredQualifyingEvent:
         return self.store.get_event_or_raise(name)
 
+    def peek(self, name: str) -> StoredQualifyingEvent | None:
+        """``get`` if the store can answer from memory (no I/O: the event loop may call it),
+        else None, and then ``get`` decides."""
+        return self.store.peek_event(name)
+
+    def peek_documents(self, page: int, limit: int) -> Page[dict[str, Any]] | None:
+        """``list_documents`` from memory alone, as ``peek``."""
+        return self.store.peek_event_documents((page - 1) * limit, limit)
+
     def list(self, page: int, limit: int) -> Page[StoredQualifyingEvent]:
         return self.store.list_events((page - 1) * limit, limit)
 

@@ -74,3 +74,28 @@ def test_a_list_page_changes_with_a_write_through_the_api(served):
     )
     assert created.status_code == 201, created.text
     assert [e["name"] for e in http.get(BASE).json()["data"]] == ["A"]
+
+
+def test_a_key_revoked_by_another_process_is_refused_on_the_next_read(served):
+    """Cached keys are checked on the event loop; a revocation elsewhere (the CLI) still
+    refuses the very next request, a read as much as a write."""
+    http, other = served
+    other.create_event(event("E"), OTHER)
+    assert http.get(f"{BASE}/E").status_code == 200
+    assert http.get(f"{BASE}/E").status_code == 200  # key and event from memory now
+    (key,) = [k for k in KeyService(other).list() if k.name == "ci"]
+    KeyService(other).revoke(key.id)
+    assert http.get(f"{BASE}/E").status_code == 401
+    assert http.get(BASE).status_code == 401
+
+
+def test_cached_reads_keep_their_etag_and_body(served):
+    http, other = served
+    other.create_event(event("E", "one"), OTHER)
+    first = http.get(f"{BASE}/E")
+    again = http.get(f"{BASE}/E")  # from memory
+    assert again.headers["ETag"] == first.headers["ETag"] == '"1"'
+    assert again.content == first.content
+    assert again.headers["content-type"] == "application/json"
+    other.replace_event(event("E", "two"), OTHER)
+    assert http.get(f"{BASE}/E").headers["ETag"] == '"2"'

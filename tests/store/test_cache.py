@@ -149,3 +149,50 @@ def test_the_page_space_holds_at_most_max_entries_events(tmp_path):
         assert MAX_ENTRIES == 10_000
     finally:
         store.close()
+
+
+def test_peek_answers_only_what_is_cached_and_current(two_stores):
+    """``peek`` (the event loop's look, no I/O): a value only once a read cached it, and
+    nothing from the moment another connection commits until a read looks again."""
+    first, second = two_stores
+    first.create_event(event("E", "one"), ACTOR)
+    key, secret = KeyService(first).create("ci")
+    assert first.peek_event("E") is None  # not read yet: never loads
+    assert first.get_event("E").event.description == "one"
+    assert first.peek_event("E").event.description == "one"
+    assert first.peek_event("unknown") is None
+    assert KeyService(first).authenticate_from_memory(secret) is None
+    KeyService(first).authenticate(secret)
+    assert KeyService(first).authenticate_from_memory(secret).id == key.id
+    second.replace_event(event("E", "two"), ACTOR)
+    assert first.peek_event("E") is None  # a commit elsewhere: ask the store
+    assert first.get_event("E").event.description == "two"
+    assert first.peek_event("E").event.description == "two"
+    page = first.list_event_documents(0, 10)
+    assert first.peek_event_documents(0, 10) == page
+    assert first.peek_event_documents(0, 5) is None
+
+
+def test_a_key_revoked_elsewhere_is_refused_from_memory_too(two_stores):
+    first, second = two_stores
+    key, secret = KeyService(first).create("ci")
+    KeyService(first).authenticate(secret)
+    assert KeyService(first).authenticate_from_memory(secret).id == key.id
+    KeyService(second).revoke(key.id)
+    # The change counter moved: memory cannot answer, and the store refuses the key.
+    assert KeyService(first).authenticate_from_memory(secret) is None
+    with pytest.raises(Unauthorized):
+        KeyService(first).authenticate(secret)
+    with pytest.raises(Unauthorized):  # a malformed secret needs no store at all
+        KeyService(first).authenticate_from_memory("not a key")
+
+
+def test_a_store_without_a_cache_never_answers_from_memory(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'plain.db'}", cache=False)
+    try:
+        store.create_event(event("E"), ACTOR)
+        assert store.get_event("E") is not None
+        assert store.peek_event("E") is None
+        assert store.peek_event_documents(0, 10) is None
+    finally:
+        store.close()

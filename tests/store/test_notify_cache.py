@@ -25,6 +25,8 @@ def two_processes(postgres_database_url):
             store.delete_event("E", ACTOR)
     assert isinstance(first.cache, NotifiedCache) and first.cache.listening
     yield first, second
+    if second.get_event("E", fresh=True):  # the session's database is shared
+        second.delete_event("E", ACTOR)
     first.close()
     second.close()
 
@@ -155,3 +157,85 @@ def test_own_event_writes_keep_cached_keys_and_own_key_writes_drop_them(two_proc
         assert found is not None and found[0].revoked_at is not None
     finally:
         del first.store.get_key_by_hash
+
+
+def _setting(store, name: str) -> str:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT current_setting('{name}', true)").scalar() or ""
+
+
+def test_a_servers_writes_are_announced_after_commit_and_the_clis_by_the_trigger(
+    two_processes, postgres_database_url
+):
+    """A server's connections keep the trigger silent (a NOTIFY inside the transaction
+    would serialize every writer's commit) and announce each change once it committed;
+    a store without a cache (the CLI, a script) is notified about by the trigger."""
+    first, second = two_processes
+    assert _setting(second, "qualevents.notify") == "after_commit"
+    plain = open_store(postgres_database_url, cache=False)
+    try:
+        assert _setting(plain, "qualevents.notify") != "after_commit"
+        cache = first.cache
+        for write in (
+            lambda: second.create_event(event("E", "one"), ACTOR),
+            lambda: plain.replace_event(event("E", "two"), ACTOR),
+            lambda: second.replace_event(event("E", "three"), ACTOR),
+        ):
+            first.get_event("E")  # cached, when it exists
+            with cache.notified:
+                before = cache.notifications
+            with seen_by(first):
+                write()
+            with cache.notified:
+                assert cache.notifications == before + 1  # one notification per change
+        assert first.get_event("E").event.description == "three"
+        plain.delete_event("E", ACTOR)
+    finally:
+        plain.close()
+
+
+def test_peek_never_answers_while_not_listening_or_for_a_fresh_read(two_processes):
+    first, second = two_processes
+    with seen_by(first):
+        second.create_event(event("E", "one"), ACTOR)
+    assert first.peek_event("E") is None  # not read yet
+    assert first.get_event("E").event.description == "one"
+    assert first.peek_event("E").event.description == "one"
+    key_hash = "0" * 64
+    assert first.peek_key_by_hash(key_hash) is None
+    first.cache._listening = False  # as while the listener reconnects
+    try:
+        assert first.peek_event("E") is None
+    finally:
+        first.cache._listening = True
+    # Fresh reads (mutations) never come from this cache.
+    from qualevents.keys import hash_secret
+    from qualevents.models import KeyKind
+
+    digest = hash_secret("console-peek-fresh")
+    first.create_key("key-peek-fresh", "peek", KeyKind.FULL_ACCESS, digest)
+    assert first.get_key_by_hash(digest) is not None
+    assert first.peek_key_by_hash(digest) is not None
+    assert first.peek_key_by_hash(digest, fresh=True) is None
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced(postgres_database_url, monkeypatch):
+    """Connections idle in the pool for over ``PING_AFTER_IDLE_S`` are pinged before use
+    (0 here, so always): one the server closed meanwhile is replaced, and the call works."""
+    from qualevents.store import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
+    store = open_store(postgres_database_url, cache=False)
+    try:
+        store.ping()  # one pooled connection, idle now
+        name = store.engine.url.query["application_name"]
+        with psycopg.connect(_admin_url(postgres_database_url), autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (name,),
+            ).fetchall()
+        assert killed and all(row == (True,) for row in killed)
+        assert store.get_event("nothing here") is None
+    finally:
+        store.close()

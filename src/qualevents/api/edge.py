@@ -5,7 +5,8 @@
 - ``Admission``: at most ``max_concurrent_requests`` at once (the excess gets a 503 with
   ``Retry-After``); ``HEAD`` is answered as ``GET`` without the body.
 - ``KeyCheck``: on ``/console/``, the key before anything else (401), and the rate limit
-  (429), so a caller without a valid key learns nothing about the rest of the request.
+  (429), so a caller without a valid key learns nothing about the rest of the request. A
+  key the store's cache holds is checked on the event loop; anything else on a thread.
 - ``RejectNul``: a NUL byte in a path or query is a 400.
 - ``BodyReader``: reads a request body whole before the handler runs: 413 past
   ``max_body_bytes`` (declared or streamed), 408 when the client stops sending it.
@@ -144,10 +145,15 @@ class KeyCheck:
             if name == _KEY_HEADER:
                 secret = value.decode("latin-1")
                 break
+        fresh = scope["method"] not in ("GET", "HEAD")
         try:
-            key = await self.context.blocking(
-                self._check, secret, scope["method"] not in ("GET", "HEAD")
-            )
+            # A cached key is checked right here; the store (and the rate limit's buckets,
+            # which live in it) only on a worker thread.
+            key = None
+            if not self.context.rate_limiter.enabled:
+                key = self.context.keys.authenticate_from_memory(secret, fresh=fresh)
+            if key is None:
+                key = await self.context.blocking(self._check, secret, fresh)
         except QualeventsError as error:
             await _answer(error, scope, receive, send)
             return

@@ -185,6 +185,17 @@ class Store(Protocol):
 
     def list_keys(self) -> list[ApiKey]: ...
 
+    # Answers from memory alone, for the event loop: what the matching read would return
+    # if it can be told without I/O or waiting (a cache's current entry), else None, which
+    # means "ask the read" (never "not found").
+    def peek_event(self, name: str) -> StoredQualifyingEvent | None: ...
+
+    def peek_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]] | None: ...
+
+    def peek_key_by_hash(
+        self, key_hash: str, *, fresh: bool = False
+    ) -> tuple[ApiKey, str] | None: ...
+
     def revoke_key(self, key_id: str) -> ApiKey | None: ...
 
     def ping(self) -> None:

@@ -93,12 +93,16 @@ class ChangeWatchedCache:
 
     def _data_version(self) -> int:
         with self._watch_lock:
-            cursor = self._watch.cursor()
-            try:
-                cursor.execute("PRAGMA data_version")
-                return int(cursor.fetchone()[0])
-            finally:
-                cursor.close()
+            return self._version_now()
+
+    def _version_now(self) -> int:
+        """The change counter (the caller holds the watch lock)."""
+        cursor = self._watch.cursor()
+        try:
+            cursor.execute("PRAGMA data_version")
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
 
     def _read_generations(self) -> dict[str, int]:
         if self._generations_query is None:
@@ -140,6 +144,23 @@ class ChangeWatchedCache:
                 if self._version == version:
                     self._spaces.put(space, key, value)
         return value
+
+    def peek(self, space: str, key: Hashable) -> Any:
+        """The cached value if it is certainly current, else None (not cached, a commit
+        since the last look, or another thread busy with the watch connection): never
+        loads and never waits, so it may run on the event loop. ``get`` does the rest."""
+        if not self._watch_lock.acquire(blocking=False):
+            return None
+        try:
+            version = self._version_now()
+        finally:
+            self._watch_lock.release()
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._spaces.get(space, key) if version == self._version else None
+        finally:
+            self._lock.release()
 
     def clear(self, spaces: tuple[str, ...] | None = None) -> None:
         """Forget the values of ``spaces`` (all when None)."""

@@ -7,7 +7,9 @@ it. The database says when cached values went stale (migration 0004): on a SQLit
 SQLite's change counter and the key generation keep the cache exact across processes
 (store/cache.py); on PostgreSQL, triggers send ``NOTIFY`` on every committed change to
 events or keys and the cache drops itself when one arrives (store/notify.py says how exact
-that is). A process's own writes drop its cache as they return, so it reads its own writes.
+that is; a server's own writes announce themselves right after they commit, see
+``_written``). A process's own writes drop its cache as they return, so it reads its own
+writes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from qualevents.errors import QualifyingEventNotFound
@@ -41,6 +44,20 @@ def _weight(value: Any) -> int:
     return len(value.items) if isinstance(value, Page) else 1
 
 
+def _announce_after_commit(engine: Engine) -> None:
+    """The engine's PostgreSQL connections leave change notifications to ``_written``
+    (``NotifiedCache.announce``, after the commit); the trigger stays silent for them."""
+
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SET qualevents.notify = 'after_commit'")
+        dbapi_connection.autocommit = autocommit
+
+    engine.dispose()  # connections made before (the migration's) would notify twice
+
+
 class CachedStore:
     """``store`` with its hot reads cached; every other attribute is the store's own.
     ``engine``: the store's, whose database tells the cache about changes."""
@@ -54,6 +71,7 @@ class CachedStore:
                 origin=str(engine.url.query.get("application_name", "")),
                 weigh=_weight,
             )
+            _announce_after_commit(engine)
         elif engine.url.database not in (None, "", ":memory:"):
             self.cache = ChangeWatchedCache(
                 engine,
@@ -90,8 +108,10 @@ class CachedStore:
         try:
             return write()
         finally:
-            if self.cache is not None and not self.cache.exact:
+            if isinstance(self.cache, NotifiedCache):
                 self.cache.clear(spaces)
+                # Even after a failure: a lost connection may have lost only the answer.
+                self.cache.announce()
 
     # -- cached reads -------------------------------------------------------------------
 
@@ -119,6 +139,24 @@ class CachedStore:
         return self._cached(
             "key", key_hash, lambda: self.store.get_key_by_hash(key_hash), fresh=fresh
         )
+
+    # -- answers from memory alone (on the event loop) -----------------------------------
+
+    def _peek(self, space: str, key: Hashable, *, fresh: bool = False) -> Any:
+        """What ``_cached`` would return without loading: the cached value, or None when it
+        is not in memory (or not certainly current). Never does I/O or waits on a lock."""
+        if self.cache is None or (fresh and not self.cache.exact):
+            return None
+        return self.cache.peek(space, key)
+
+    def peek_event(self, name: str) -> StoredQualifyingEvent | None:
+        return self._peek("event", (self.store.kind, name))
+
+    def peek_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]] | None:
+        return self._peek("page", (self.store.kind, offset, limit))
+
+    def peek_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
+        return self._peek("key", key_hash, fresh=fresh)
 
     # -- writes of cached data ----------------------------------------------------------
 

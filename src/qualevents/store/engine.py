@@ -11,6 +11,7 @@ instead of failing on a stale snapshot. PostgreSQL connections carry a per-engin
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ from qualevents.errors import ConfigurationError, StoreUnavailable
 
 # Execution option of the connections that write: their transaction begins IMMEDIATE.
 WRITE = "qualevents_write"
+# PostgreSQL: a pooled connection idle for longer than this is pinged before it is used.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "qualevents_idle_since"
 URL_HELP = "expected sqlite:///path or postgresql+psycopg://user@host/db"
 
 
@@ -61,8 +65,33 @@ def create_engine_for(url: str | sa.URL, *, busy_timeout_s: float = 30.0) -> Eng
             parsed = parsed.set(drivername="postgresql+psycopg")
         # Unique per engine: a process knows its own change notifications by it.
         parsed = parsed.update_query_dict({"application_name": f"qualevents-{uuid.uuid4().hex}"})
-        return sa.create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return _postgres_engine(parsed)
     raise ConfigurationError(f"Unsupported database {backend!r}; {URL_HELP}")
+
+
+def _postgres_engine(parsed: sa.URL) -> Engine:
+    """A connection is pinged before use only when it sat idle in the pool for more than
+    ``PING_AFTER_IDLE_S`` (``pool_pre_ping`` pings every checkout: a round trip per store
+    call, about a third of a create's time). A connection that breaks while in use is a
+    503 for that request, and SQLAlchemy then discards every connection pooled before it."""
+    engine = sa.create_engine(parsed, pool_size=10, max_overflow=10)
+
+    @sa_event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool drops this connection and checks out another (SQLAlchemy's recipe).
+            raise sa_exc.DisconnectionError() from exc
+
+    return engine
 
 
 def _sqlite_engine(parsed: sa.URL, busy_timeout_s: float) -> Engine:

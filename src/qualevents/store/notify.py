@@ -4,9 +4,12 @@
 Every statement that changes cached data (events, keys) sends ``NOTIFY`` on ``CHANNEL``
 from a trigger (migration 0004), with the writing connection's ``application_name`` as
 payload; PostgreSQL delivers it to every listening connection when, and only if, the
-transaction commits. Each cache keeps one listening connection in a thread and drops its
-whole content on each notification from another process (``origin``: this process's
-``application_name``; its own writes drop its cache as they return, see store/cached.py).
+transaction commits. A qualevents server's own connections keep the trigger silent and
+``announce`` each change right after it commits instead (migration 0010: a ``NOTIFY``
+inside the transaction serializes every writer's commit). Each cache keeps one listening
+connection in a thread and drops its whole content on each notification from another
+process (``origin``: this process's ``application_name``; its own writes drop its cache as
+they return, see store/cached.py).
 
 What this does not give, unlike the SQLite cache: a commit in *another* process is seen once
 its notification arrives (about a millisecond on one network, more across a slow one), not
@@ -59,6 +62,13 @@ class NotifiedCache:
         # Counts other processes' notifications (tests wait on it to see one arrive).
         self.notifications = 0
         self.notified = threading.Condition()
+        # The connection that announces this process's changes (``announce``).
+        self._announcer: Any = None
+        self._announce_lock = threading.Lock()
+        # Announcements asked for and covered so far (``announce`` shares them).
+        self._tickets = threading.Lock()
+        self._requested = 0
+        self._announced = 0
         # Counts the listener's (re)connections.
         self.connections = 0
         self._ready = threading.Event()
@@ -88,6 +98,16 @@ class NotifiedCache:
                     self._spaces.put(space, key, value)
         return value
 
+    def peek(self, space: str, key: Hashable) -> Any:
+        """The cached value, or None (not cached, not listening, or the lock busy): never
+        loads and never waits, so it may run on the event loop."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._spaces.get(space, key) if self._listening else None
+        finally:
+            self._lock.release()
+
     def clear(self, spaces: tuple[str, ...] | None = None) -> None:
         """Forget the values of ``spaces`` (all when None), and any load in flight."""
         with self._lock:
@@ -102,6 +122,43 @@ class NotifiedCache:
             for space in spaces:
                 self._spaces.drop(space)
         self._version += 1
+
+    def announce(self) -> None:
+        """Tell every other process that this one committed a change to cached data: a
+        ``NOTIFY`` in a transaction of its own, committed without waiting for the disk
+        (a lost notification costs nothing to durability), on a connection kept for it.
+        Called after the change committed; see migration 0010 for why not inside it. A
+        failure is logged, not raised: the change itself is committed.
+
+        Concurrent writers share announcements: one sent after a writer's call began
+        covers that writer's change too (it was committed by then), so under load one
+        ``NOTIFY`` goes out per round trip, not one per write."""
+        import psycopg
+
+        with self._tickets:
+            self._requested += 1
+            ticket = self._requested
+        with self._announce_lock:
+            if self._announced >= ticket:
+                return  # a notification sent after this change committed covers it
+            with self._tickets:
+                covered = self._requested
+            self._announced = covered  # even if the send fails: it is not retried later
+            for attempt in range(2):
+                try:
+                    if self._announcer is None or self._announcer.closed:
+                        self._announcer = psycopg.connect(
+                            self._conninfo, autocommit=True, connect_timeout=5
+                        )
+                        self._announcer.execute("SET synchronous_commit = off")
+                    self._announcer.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.origin))
+                    return
+                except psycopg.Error:
+                    if self._announcer is not None:
+                        self._announcer.close()
+                    self._announcer = None
+                    if attempt:
+                        log.warning("could not announce a change to other processes' caches")
 
     def _notified(self) -> None:
         """Another process committed a change."""
@@ -166,3 +223,7 @@ class NotifiedCache:
             except psycopg.Error:
                 pass
         self._thread.join(timeout=10)
+        with self._announce_lock:
+            if self._announcer is not None:
+                self._announcer.close()
+                self._announcer = None

@@ -91,6 +91,26 @@ _RENAME_HISTORY = (
     .values(event_name=sa.bindparam("new_name"))
 )
 _DELETE_EVENT = qualifying_events.delete().where(qualifying_events.c.id == sa.bindparam("row_id"))
+# PostgreSQL: a create as one statement, the event (numbered after any earlier history of
+# its name) and its first revision together; atomic on its own, so it runs in autocommit:
+# one round trip instead of five (BEGIN, the number, two inserts, COMMIT).
+_PG_CREATE = sa.text(
+    """
+    WITH event AS (
+        INSERT INTO qualifying_events (kind, name, document, revision, created_at, updated_at)
+        VALUES (CAST(:kind AS VARCHAR), CAST(:name AS VARCHAR), :document, (
+            SELECT coalesce(max(revision), 0) + 1 FROM revisions
+            WHERE kind = CAST(:kind AS VARCHAR) AND event_name = CAST(:name AS VARCHAR)
+        ), CAST(:now AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ))
+        RETURNING kind, name, document, revision, created_at
+    )
+    INSERT INTO revisions
+        (kind, event_name, revision, action, document, changes, key_id, key_name, created_at)
+    SELECT kind, name, revision, :action, document, :changes, :key_id, :key_name, created_at
+    FROM event
+    RETURNING revision
+    """
+)
 
 
 class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsMixin):
@@ -194,6 +214,9 @@ class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsM
     def create_event(
         self, event: QualifyingEvent, actor: Actor, *, action: str = "create"
     ) -> StoredQualifyingEvent:
+        if self.engine.dialect.name == "postgresql":
+            with self._read() as conn:  # autocommit: the create is one statement
+                return self._insert_in(conn, event, actor, action)
         with self._write() as conn:
             return self._insert_in(conn, event, actor, action)
 
@@ -202,6 +225,24 @@ class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsM
     ) -> StoredQualifyingEvent:
         document = event.to_document()
         now = utc_now()
+        if conn.dialect.name == "postgresql":
+            values = {
+                "kind": self.kind,
+                "name": event.name,
+                "document": json_text(document),
+                "now": now,
+                "action": action,
+                "changes": json_text(document_changes(None, document)),
+                "key_id": actor.key_id,
+                "key_name": actor.key_name,
+            }
+            try:
+                number = conn.execute(_PG_CREATE, values).scalar_one()
+            except sa_exc.IntegrityError as exc:
+                raise name_in_use(event.name, self.noun) from exc
+            return StoredQualifyingEvent(
+                event=event, created_at=now, updated_at=now, revision=number
+            )
         # A re-created name continues its history's numbering.
         number = self._next_revision(conn, event.name)
         try:
@@ -490,6 +531,16 @@ class SQLStore(ReviewsMixin, RateLimitsMixin, JobsMixin, SessionsMixin, ReportsM
         with self._read() as conn:
             row = conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
         return (self._key(row), row.key_hash) if row else None
+
+    # Nothing is held in memory here (CachedStore answers these from its cache).
+    def peek_event(self, name: str) -> StoredQualifyingEvent | None:
+        return None
+
+    def peek_event_documents(self, offset: int, limit: int) -> Page[dict[str, Any]] | None:
+        return None
+
+    def peek_key_by_hash(self, key_hash: str, *, fresh: bool = False) -> tuple[ApiKey, str] | None:
+        return None
 
     def list_keys(self) -> list[ApiKey]:
         with self._read() as conn:

@@ -189,8 +189,9 @@ def source_router(kind: Kind) -> APIRouter:
         responses=errors_of(400, 401, 429),
     )
     async def list_sources(_key: CallingKey, context: Context, paging: PagingParams) -> Response:
-        found = await context.blocking(
-            kind.service(context).list_documents, paging.page, paging.limit
+        service = kind.service(context)
+        found = service.peek_documents(paging.page, paging.limit) or await context.blocking(
+            service.list_documents, paging.page, paging.limit
         )
         encoded = encode_page(
             {
@@ -244,7 +245,8 @@ def source_router(kind: Kind) -> APIRouter:
         responses=errors_of(400, 401, 404, 429),
     )
     async def read_source(name: Name, _key: CallingKey, context: Context) -> Response:
-        stored = await context.blocking(kind.service(context).get, name)
+        service = kind.service(context)
+        stored = service.peek(name) or await context.blocking(service.get, name)
         encoded = encode_one({"message": kind.message("read"), "data": stored.event.to_document()})
         return Response(
             encoded, media_type="application/json", headers={"ETag": etag(stored.revision)}
