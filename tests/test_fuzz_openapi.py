@@ -44,7 +44,6 @@ MAX_EXAMPLES = 40
 WAREHOUSE_PATHS = (
     "/{name}/-/preview",
     "/{name}/-/daily",
-    "/{name}/-/experiments",
     "/{name}/-/filter_exposures",
     "/{name}/-/power",
     "/{name}/-/experiments",  # an assignment source's scan

@@ -101,9 +101,11 @@ def test_misses_are_not_cached_and_spaces_are_bounded(two_stores):
     for name in ("a", "b", "c"):
         cache.get("s", name, load(name))
     calls.clear()
-    for name in ("a", "b", "c"):
+    for name in ("c", "b"):
         cache.get("s", name, load(name))
-    assert calls == ["c"]  # a and b were kept; c did not fit
+    assert calls == []  # b and c are kept: c took the place of a, the oldest
+    cache.get("s", "a", load("a"))
+    assert calls == ["a"]  # a was dropped to bound the space at two
     cache.close()
 
 
@@ -132,7 +134,7 @@ def test_an_event_commit_keeps_cached_keys_and_a_key_commit_drops_them(two_store
     assert len(loads) == 1
 
 
-def test_the_page_space_holds_at_most_max_entries_events(tmp_path):
+def test_the_page_space_holds_at_most_max_entries_events_the_oldest_making_room(tmp_path):
     from qualevents.store.cache import MAX_ENTRIES
 
     store = open_store(f"sqlite:///{tmp_path / 'pages.db'}")
@@ -142,10 +144,15 @@ def test_the_page_space_holds_at_most_max_entries_events(tmp_path):
         store.cache._spaces._max_weight = 25  # as if MAX_ENTRIES were 25
         first = store.list_event_documents(0, 20)
         assert store.list_event_documents(0, 20) is first  # kept: weighs 20
-        second = store.list_event_documents(20, 10)
-        assert store.list_event_documents(20, 10) is not second  # 20 + 10 > 25: not kept
         small = store.list_event_documents(0, 5)
-        assert store.list_event_documents(0, 5) is small  # 20 + 5 fits
+        assert store.list_event_documents(0, 5) is small  # 20 + 5 fits: both kept
+        second = store.list_event_documents(20, 10)
+        assert store.list_event_documents(20, 10) is second  # kept: the oldest made room
+        assert store.list_event_documents(0, 5) is small  # 5 + 10 fit beside it
+        assert store.list_event_documents(0, 20) is not first  # dropped for the newer pages
+        store.cache._spaces._max_weight = 8
+        whole = store.list_event_documents(0, 9)
+        assert store.list_event_documents(0, 9) is not whole  # heavier than the space
         assert MAX_ENTRIES == 10_000
     finally:
         store.close()

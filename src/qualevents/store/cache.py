@@ -32,7 +32,9 @@ class Spaces:
     """Cached values by space, each space holding at most ``max_weight``: a value weighs
     ``weigh(value)`` (1 by default; the store weighs a list page by its number of events, so
     no choice of page sizes can make the page space hold more than ``max_weight`` events).
-    A value that does not fit is simply not kept. Not thread-safe: callers hold a lock."""
+    A new value makes room by dropping the space's oldest values (first in, first out), so
+    one kind's pages filling the space cannot keep another kind's out; a value heavier than
+    the whole space is not kept. Not thread-safe: callers hold a lock."""
 
     def __init__(self, max_weight: int, weigh: Callable[[Any], int] = weigh_one) -> None:
         self._max_weight = max_weight
@@ -48,10 +50,13 @@ class Spaces:
         if key in entries:
             return
         weight = self._weigh(value)
+        if weight > self._max_weight:
+            return
         total = self._weights.get(space, 0)
-        if total + weight <= self._max_weight:
-            entries[key] = value
-            self._weights[space] = total + weight
+        while entries and total + weight > self._max_weight:
+            total -= self._weigh(entries.pop(next(iter(entries))))
+        entries[key] = value
+        self._weights[space] = total + weight
 
     def names(self) -> list[str]:
         return list(self._entries)
