@@ -56,7 +56,7 @@ def browser(store, duck) -> Iterator[Browser]:
 
 def job_of(answer: Any) -> str:
     assert answer.status_code == 303, answer.text
-    found = re.fullmatch(rf"{EVENT}/jobs/(job_\w+)", answer.headers["location"])
+    found = re.fullmatch(rf"{EVENT}/jobs/(job_[\w-]+)", answer.headers["location"])
     assert found, answer.headers["location"]
     return answer.headers["location"]
 
