@@ -23,10 +23,10 @@ from starlette.responses import Response
 
 from qualevents.api.deps import AppContext
 from qualevents.api.responses import json_response
-from qualevents.errors import ErrorItem, WarehouseUnavailable
+from qualevents.errors import ErrorItem, NotFound, QualifyingEventNotFound, WarehouseUnavailable
 from qualevents.jobs import JobService
-from qualevents.models import ApiKey
-from qualevents.service import ensure_may_read_rows
+from qualevents.models import ApiKey, StoredQualifyingEvent
+from qualevents.service import QualifyingEventService, ensure_may_read_rows
 from qualevents.store.base import Job
 
 JOBS_PATH = "/console/v1/-/jobs"
@@ -58,6 +58,18 @@ def analysis_warehouse(context: AppContext, key: ApiKey) -> Any:
 def request_document(body: BaseModel) -> dict[str, Any]:
     """The request as stored with the job: camelCase, defaults filled in, without ``wait``."""
     return body.model_dump(mode="json", by_alias=True, exclude={"wait"})
+
+
+def source_named(
+    service: QualifyingEventService, name: str, label: str, field: str
+) -> StoredQualifyingEvent:
+    """The stored source ``name`` of an analysis body's ``field`` (e.g. the metric source
+    of ``metricSource``); 404 "<label> <name> not found" naming that field otherwise."""
+    try:
+        return service.get(name)
+    except QualifyingEventNotFound:
+        message = f"No {label.lower()} is named {name!r}"
+        raise NotFound(f"{label} {name} not found", [ErrorItem((field,), message)]) from None
 
 
 def source_ref(kind: str, name: str, revision: int | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
-from qualevents.analysis import AssignmentSource, FilterExposuresRequest, run_filter_exposures
+from qualevents.analysis import FilterExposuresRequest, run_filter_exposures
 from qualevents.analysis.inputs import resolve_unit_type
 from qualevents.api.analyses import (
     JOBS_PATH,
@@ -25,17 +25,18 @@ from qualevents.api.analyses import (
     answer,
     job_to_wire,
     jobs_of,
+    source_named,
     source_ref,
     start_analysis,
 )
-from qualevents.api.deps import AppContext, CallingKey, Context, JsonBody
+from qualevents.api.deps import CallingKey, Context, JsonBody
 from qualevents.api.params import PagingParams
 from qualevents.api.responses import json_response, pagination
 from qualevents.api.routes import power as power_routes
 from qualevents.api.routes.assignment_sources import ASSIGNMENT_SOURCE_KIND
 from qualevents.api.routes.documented import errors_of
 from qualevents.api.routes.qualifying_events import BASE
-from qualevents.errors import ErrorItem, NotFound, QualifyingEventNotFound, ValidationFailed
+from qualevents.errors import ErrorItem, ValidationFailed
 from qualevents.wire import FilterExposuresResponse, JobAccepted, JobListResponse, JobResponse
 
 ANALYSES = ("filter_exposures", "power")
@@ -50,18 +51,6 @@ ACCEPTED = {
         "description": "Still running after `wait` seconds: poll the job at `Location`",
     }
 }
-
-
-def assignment_source_of(context: AppContext, name: str) -> tuple[AssignmentSource, int]:
-    """The assignment source named ``name`` and its revision; 404 naming the body field."""
-    try:
-        stored = context.assignment_sources.get(name)
-    except QualifyingEventNotFound:
-        message = f"No assignment source is named {name!r}"
-        raise NotFound(
-            f"Assignment source {name} not found", [ErrorItem(("assignmentSource",), message)]
-        ) from None
-    return stored.event, stored.revision
 
 
 @router.post(
@@ -82,9 +71,14 @@ async def filter_exposures(
         raise ValidationFailed(errors=problems)
     warehouse = analysis_warehouse(context, key)
     stored = await context.blocking(context.events.get, name)
-    assignment, assignment_revision = await context.blocking(
-        assignment_source_of, context, body.assignment_source
+    assigned = await context.blocking(
+        source_named,
+        context.assignment_sources,
+        body.assignment_source,
+        "Assignment source",
+        "assignmentSource",
     )
+    assignment, assignment_revision = assigned.event, assigned.revision
     event = stored.event
     problems = body.problems_with(event)
     if problems:

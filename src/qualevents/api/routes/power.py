@@ -7,7 +7,7 @@ Imports ``api.*``, ``analysis``, ``errors``, ``store`` (the Job type), ``wire``.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request
 from starlette.responses import Response
@@ -19,6 +19,7 @@ from qualevents.api.analyses import (
     answer,
     job_location,
     jobs_of,
+    source_named,
     source_ref,
     start_analysis,
 )
@@ -26,7 +27,7 @@ from qualevents.api.deps import AppContext, CallingKey, Context, JsonBody
 from qualevents.api.routes.documented import errors_of
 from qualevents.api.routes.metric_sources import METRIC_SOURCE_KIND
 from qualevents.api.routes.qualifying_events import BASE
-from qualevents.errors import ErrorItem, NotFound, QualifyingEventNotFound, ValidationFailed
+from qualevents.errors import ValidationFailed
 from qualevents.store.base import Job
 from qualevents.wire import JobAccepted, PowerResponse
 
@@ -86,17 +87,6 @@ async def png_response(context: AppContext, job: Job) -> Response:
     return Response(png, media_type=PNG, headers={"Location": job_location(job.id)})
 
 
-def metric_source_of(context: AppContext, name: str) -> Any:
-    """The stored metric source named ``name``; 404 naming ``metricSource`` otherwise."""
-    try:
-        return context.metric_sources.get(name)
-    except QualifyingEventNotFound:
-        message = f"No metric source is named {name!r}"
-        raise NotFound(
-            f"Metric source {name} not found", [ErrorItem(("metricSource",), message)]
-        ) from None
-
-
 @router.post(
     BASE + "/{name}/-/power",
     summary="Power analysis with the qualifying event as the population (a warehouse job)",
@@ -124,7 +114,9 @@ async def power(
         raise ValidationFailed(errors=problems)
     warehouse = analysis_warehouse(context, key)
     stored = await context.blocking(context.events.get, name)
-    metric = await context.blocking(metric_source_of, context, body.metric_source)
+    metric = await context.blocking(
+        source_named, context.metric_sources, body.metric_source, "Metric source", "metricSource"
+    )
     event, source = stored.event, metric.event
     # The unit type needs no warehouse: a 400 now rather than a failed job.
     resolve_unit_type(
