@@ -291,6 +291,32 @@ def _accepted_job(response: Response[Any]) -> Job | None:
     return response.job if response.status == 202 else None
 
 
+@dataclass
+class _Poll:
+    """The waiting of ``wait_for``, shared by ``Client`` and ``AsyncClient`` (which differ
+    only in how they sleep and read the job)."""
+
+    started: Response[Any]
+    timeout_s: float | None
+    on_progress: ProgressCallback | None
+    deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout_s is not None:
+            self.deadline = time.monotonic() + self.timeout_s
+
+    def answer(self, job: Job) -> Response[Any] | None:
+        """The final answer once ``job`` is done, None to poll again; WarehouseTimeout once
+        ``timeout_s`` has passed."""
+        if self.on_progress is not None:
+            self.on_progress(job)
+        if job.status in DONE:
+            return _finished(job, self.started)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise WarehouseTimeout(f"Job {job.id} still {job.status} after {self.timeout_s:g} s")
+        return None
+
+
 class _Endpoints:
     """One method per endpoint, written once: each builds a ``_Call`` and hands it to
     ``_run``, which ``Client`` runs at once and ``AsyncClient`` as a coroutine."""
@@ -583,16 +609,11 @@ class Client(_Endpoints):
         job = _accepted_job(started)
         if job is None:
             return started
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            if on_progress is not None:
-                on_progress(job)
-            if job.status in DONE:
-                return _finished(job, started)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WarehouseTimeout(f"Job {job.id} still {job.status} after {timeout_s:g} s")
+        poll = _Poll(started, timeout_s, on_progress)
+        while (final := poll.answer(job)) is None:
             self._sleep(poll_interval_s)
             job = self.job(job.id).data
+        return final
 
     def iter_qualifying_events(self, *, limit: int = 100) -> Iterator[QualifyingEvent]:
         """Every qualifying event, following ``nextPage`` links."""
@@ -700,16 +721,11 @@ class AsyncClient(_Endpoints):
         job = _accepted_job(started)
         if job is None:
             return started
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            if on_progress is not None:
-                on_progress(job)
-            if job.status in DONE:
-                return _finished(job, started)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WarehouseTimeout(f"Job {job.id} still {job.status} after {timeout_s:g} s")
+        poll = _Poll(started, timeout_s, on_progress)
+        while (final := poll.answer(job)) is None:
             await self._sleep(poll_interval_s)
             job = (await self.job(job.id)).data
+        return final
 
     async def iter_qualifying_events(self, *, limit: int = 100) -> AsyncIterator[QualifyingEvent]:
         path: str | None = f"{BASE}?page=1&limit={limit}"
