@@ -281,6 +281,18 @@ def _print_job(job: dict[str, Any]) -> None:
         render_power(job["result"], str(job.get("name")))
 
 
+def _on_server(url: str | None, api_key: str | None, call: Any) -> Any:
+    """What ``call(client)`` answers from the server at ``url`` (jobs live on a server: a
+    usage error without ``--url``); a domain error exits 1."""
+    if not url:
+        usage("--url (or $QUALEVENTS_URL) is required: jobs live on a server")
+    try:
+        with _client(url, api_key) as client:
+            return call(client)
+    except QualeventsError as error:
+        fail(error)
+
+
 @jobs_app.command("show")
 def show_job(
     job_id: Annotated[str, typer.Argument(help="The job's id")],
@@ -289,13 +301,7 @@ def show_job(
     as_json: JsonOutput = False,
 ) -> None:
     """A job's status, and its result or error once finished."""
-    if not url:
-        usage("--url (or $QUALEVENTS_URL) is required: jobs live on a server")
-    try:
-        with _client(url, api_key) as client:
-            job = client.job(job_id).data.model_dump(by_alias=True)
-    except QualeventsError as error:
-        fail(error)
+    job = _on_server(url, api_key, lambda client: client.job(job_id)).data.model_dump(by_alias=True)
     emit(job, as_json, lambda: _print_job(job))
 
 
@@ -307,13 +313,8 @@ def cancel_job(
     as_json: JsonOutput = False,
 ) -> None:
     """Cancel a queued or running job and its warehouse query."""
-    if not url:
-        usage("--url (or $QUALEVENTS_URL) is required: jobs live on a server")
-    try:
-        with _client(url, api_key) as client:
-            job = client.cancel_job(job_id).data.model_dump(by_alias=True)
-    except QualeventsError as error:
-        fail(error)
+    cancelled = _on_server(url, api_key, lambda client: client.cancel_job(job_id))
+    job = cancelled.data.model_dump(by_alias=True)
     emit(job, as_json, lambda: out.print(f"job {job['id']}: {job['status']}", highlight=False))
 
 
@@ -327,13 +328,7 @@ def list_jobs(
     as_json: JsonOutput = False,
 ) -> None:
     """The event's analyses, newest first."""
-    if not url:
-        usage("--url (or $QUALEVENTS_URL) is required: jobs live on a server")
-    try:
-        with _client(url, api_key) as client:
-            listed = client.analyses(name, limit=limit, page=page)
-    except QualeventsError as error:
-        fail(error)
+    listed = _on_server(url, api_key, lambda client: client.analyses(name, limit=limit, page=page))
     jobs = [job.model_dump(by_alias=True) for job in listed.data]
 
     def render() -> None:
