@@ -289,3 +289,23 @@ def test_the_demo_shows_each_verdict(demo_client, experiment, before, balance):
     assert data["qualificationBalance"]["verdict"] == balance
     assert data["totals"]["crossoverUnits"] > 0 and data["totals"]["nullUnitIDRows"] >= 0
     assert {g["groupName"] for g in data["groups"]} >= {"Control"}
+
+
+HOSTILE_FILTERS = [
+    "read_csv_auto('/etc/passwd') IS NOT NULL",  # a server file
+    "getenv('HOME') = 'x'",  # the server's environment
+    "amount > 1) OR (1 = 1",  # breaking out of the parentheses around the filter
+    "amount > 1; SET memory_limit = '1TB'",  # changing the session
+]
+
+
+@pytest.mark.parametrize("event_filter", HOSTILE_FILTERS)
+def test_a_hostile_event_filter_is_a_400_that_reads_nothing(http, event_filter):
+    response = http.post(FILTER.format("clicks"), json={**TIMING, "eventFilter": event_filter})
+    assert response.status_code == 400, response.text
+    assert_error_shape(response, 400)
+    assert "eventFilter" in [item["property"] for item in response.json()["errors"]]
+    assert "root:" not in response.text and "/root" not in response.text
+    # the fixtures are still there and still answer the same
+    again = http.post(FILTER.format("clicks"), json=TIMING)
+    assert again.status_code == 200, again.text
